@@ -1,0 +1,74 @@
+/**
+ * Writes a tree's in-memory nodes as records, children before parents (so every
+ * pointer points backwards), and returns the root's pointer. Nodes already on disk
+ * are referenced, not copied: that sharing is what makes every version cheap.
+ */
+import type { ByteWriter } from '../format/bytes.js'
+import { KIND_VALUE, RECORD_OVERHEAD } from '../format/constants.js'
+import { beginRecord, endRecord } from '../format/record.js'
+import {
+  encodeBranch,
+  encodeLeaf,
+  isLeaf,
+  isPointer,
+  isValueRef,
+  type ChildPointer,
+  type Ref,
+  type StoredValue,
+  type TreeNode,
+} from '../format/node-codec.js'
+
+export interface SerializeContext {
+  w: ByteWriter
+  /** file offset of w's byte 0 */
+  base: number
+  inlineMax: number
+  /** called for each node written, with its final (on-disk) form */
+  written(offset: number, node: TreeNode, recordLength: number): void
+}
+
+export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {
+  return isPointer(root) ? root : writeNode(ctx, root)
+}
+
+function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
+  const { w, base } = ctx
+  let bytes = 0
+  if (isLeaf(n)) {
+    const values: StoredValue[] = new Array(n.values.length)
+    for (let i = 0; i < n.values.length; i++) {
+      const v = n.values[i]!
+      if (isValueRef(v)) {
+        values[i] = v
+      } else if (v.length > ctx.inlineMax) {
+        const start = beginRecord(w, KIND_VALUE)
+        w.bytes(v)
+        const crc = endRecord(w, start)
+        values[i] = { offset: base + start, crc, length: v.length }
+      } else {
+        values[i] = v
+        continue
+      }
+      bytes += RECORD_OVERHEAD + v.length
+    }
+    const start = w.pos
+    const crc = encodeLeaf(w, n.keys, values)
+    const len = w.pos - start
+    ctx.written(base + start, { height: 1, keys: n.keys, values, count: n.keys.length, edit: 0 }, len)
+    return { offset: base + start, crc, count: n.keys.length, bytes: bytes + len }
+  }
+  const ptrs: ChildPointer[] = new Array(n.children.length)
+  let count = 0
+  for (let i = 0; i < n.children.length; i++) {
+    const c = n.children[i]!
+    const p = isPointer(c) ? c : writeNode(ctx, c)
+    ptrs[i] = p
+    bytes += p.bytes
+    count += p.count
+  }
+  const start = w.pos
+  const crc = encodeBranch(w, n.height, n.keys, ptrs)
+  const len = w.pos - start
+  ctx.written(base + start, { height: n.height, keys: n.keys, children: ptrs, count, edit: 0 }, len)
+  return { offset: base + start, crc, count, bytes: bytes + len }
+}

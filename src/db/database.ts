@@ -1,0 +1,246 @@
+/**
+ * The database handle: the latest version's reads (ReadApi), commits, versions and history.
+ * One writer per file (a lock); any number of read-only handles, which follow the writer
+ * through refresh().
+ */
+import { CambiumError } from '../errors.js'
+import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE } from '../format/constants.js'
+import type { FileHandle, WriterLock } from '../io/file-io.js'
+import { ioError } from '../store/io-errors.js'
+import { findLastCommit } from '../store/recover.js'
+import { Store } from '../store/store.js'
+import { headRoot, writeCommit, type Head } from '../txn/commit.js'
+import { CommitLog } from '../txn/commit-log.js'
+import { TreeView } from '../txn/tree-view.js'
+import { WriteTxn } from '../txn/write-txn.js'
+import { encodeKey, encodeValue, own, type EncodingName } from './encoding.js'
+import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
+import type { OpenedFile } from './open-file.js'
+import type { Durability, ResolvedOptions } from './options.js'
+import { ReadApi } from './read-api.js'
+import { Snapshot } from './snapshot.js'
+import { Transaction } from './transaction.js'
+
+export type BatchOp<K, V> =
+  | { type: 'put'; key: K | Uint8Array | string; value: V | Uint8Array | string }
+  | { type: 'del'; key: K | Uint8Array | string }
+
+export interface RecoveryInfo {
+  /** Bytes found after the last valid commit at open: cut off (writer) or ignored (reader). */
+  tornBytes: number
+}
+
+export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
+  readonly path: string
+  readonly readOnly: boolean
+  readonly durability: Durability
+  readonly recovery: RecoveryInfo
+  protected readonly keyEncoding: EncodingName
+  protected readonly valueEncoding: EncodingName
+  private readonly handle: FileHandle
+  private readonly lock: WriterLock | undefined
+  private readonly store: Store
+  private readonly log: CommitLog
+  private readonly seed: number
+  private readonly nodeSize: number
+  private head: Head
+  private closed = false
+  private inTransaction = false
+
+  /** @internal use open() */
+  constructor(path: string, f: OpenedFile, o: ResolvedOptions) {
+    super()
+    this.path = path
+    this.readOnly = o.readOnly
+    this.durability = o.durability
+    this.keyEncoding = o.keyEncoding
+    this.valueEncoding = o.valueEncoding
+    this.nodeSize = o.nodeSize
+    this.handle = f.handle
+    this.lock = f.lock
+    this.seed = f.seed
+    this.head = f.head
+    this.recovery = { tornBytes: f.tornBytes }
+    const end = f.head.offset + COMMIT_RECORD_SIZE
+    this.store = new Store(f.handle, path, o.cacheSize, end, end)
+    this.log = new CommitLog(this.store, f.seed)
+  }
+
+  /** The latest committed version (0 for a new, empty database). */
+  get version(): number {
+    this.assertReadable()
+    return this.head.commit.version
+  }
+
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
+  protected assertReadable(): void {
+    if (this.closed) throw new CambiumError('ERR_CLOSED', `${this.path}: the database is closed; open it again to use it`, { path: this.path })
+  }
+
+  private assertWritable(): void {
+    this.assertReadable()
+    if (this.readOnly) {
+      throw new CambiumError('ERR_READ_ONLY', `${this.path}: opened with { readOnly: true }; open without it (one writer at a time) to write`, { path: this.path })
+    }
+    if (this.inTransaction) throw new TypeError('db writes are not allowed inside db.transaction(); use the tx argument (tx.put, tx.delete)')
+    this.store.checkWritable()
+  }
+
+  protected view(): TreeView {
+    return new TreeView(this.store, headRoot(this.head.commit), this.head.commit.height)
+  }
+
+  private newTxn(): WriteTxn {
+    return new WriteTxn(this.store, headRoot(this.head.commit), this.head.commit.height, this.nodeSize, DEFAULT_INLINE_VALUE_MAX)
+  }
+
+  private commit(t: WriteTxn, flags = 0, sourceVersion = 0, root = t.root, height = t.height): number {
+    this.head = writeCommit(
+      this.store,
+      this.head,
+      { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head) },
+      { durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.seed },
+    )
+    return this.head.commit.version
+  }
+
+  /** Stores `value` under `key` in one commit; returns the new version. */
+  put(key: K | Uint8Array | string, value: V | Uint8Array | string): number {
+    this.assertWritable()
+    const k = own(encodeKey(key, this.keyEncoding))
+    const v = own(encodeValue(value, this.valueEncoding))
+    const t = this.newTxn()
+    t.put(k, v)
+    return this.commit(t)
+  }
+
+  /** Deletes `key` in one commit (a commit is made even if the key was absent); returns the new version. */
+  delete(key: K | Uint8Array | string): number {
+    this.assertWritable()
+    const k = encodeKey(key, this.keyEncoding)
+    const t = this.newTxn()
+    t.delete(k)
+    return this.commit(t)
+  }
+
+  /** Applies all operations in one atomic commit; returns the new version. */
+  batch(ops: readonly BatchOp<K, V>[]): number {
+    this.assertWritable()
+    if (!Array.isArray(ops)) throw new TypeError('batch(ops) takes an array of { type: "put", key, value } / { type: "del", key }')
+    const t = this.newTxn()
+    for (const op of ops) {
+      if (op === null || typeof op !== 'object') throw new TypeError('batch: each operation must be an object { type, key, value? }')
+      if (op.type === 'put') t.put(own(encodeKey(op.key, this.keyEncoding)), own(encodeValue(op.value, this.valueEncoding)))
+      else if (op.type === 'del') t.delete(encodeKey(op.key, this.keyEncoding))
+      else throw new TypeError(`batch: operation type must be 'put' or 'del', got ${JSON.stringify((op as { type: unknown }).type)}`)
+    }
+    if (ops.length === 0) return this.head.commit.version
+    return this.commit(t)
+  }
+
+  /**
+   * Runs `fn` with a transaction; if it returns, its writes are committed atomically
+   * (if it made any) and its result is returned; if it throws, nothing is committed.
+   * `fn` must be synchronous.
+   */
+  transaction<R>(fn: (tx: Transaction<K, V>) => R): R {
+    this.assertWritable()
+    if (typeof fn !== 'function') throw new TypeError('transaction(fn) takes a function (tx) => result')
+    const t = this.newTxn()
+    const tx = new Transaction<K, V>(t, this.keyEncoding, this.valueEncoding, () => this.assertReadable())
+    this.inTransaction = true
+    let result: R
+    try {
+      result = fn(tx)
+    } finally {
+      this.inTransaction = false
+      tx.end()
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      throw new TypeError('transaction callbacks must be synchronous: the callback returned a promise, so nothing was committed')
+    }
+    if (t.wrote) this.commit(t)
+    return result
+  }
+
+  /** A read-only view of `version`, valid while the database is open. */
+  checkout(version: number): Snapshot<K, V> {
+    this.assertReadable()
+    const h = this.findVersion(version, 'checkout')
+    return new Snapshot<K, V>(this.store, h.commit, this.keyEncoding, this.valueEncoding, () => this.assertReadable())
+  }
+
+  /** Appends a commit whose contents equal `version`'s; later versions stay readable. Returns the new version. */
+  rollback(version: number): number {
+    this.assertWritable()
+    const h = this.findVersion(version, 'rollback')
+    return this.commit(this.newTxn(), COMMIT_FLAG_ROLLBACK, version, headRoot(h.commit), h.commit.height)
+  }
+
+  /** Commits, oldest first (or newest first with reverse), lazily. */
+  history(opts?: HistoryOptions): IterableIterator<CommitInfo> {
+    this.assertReadable()
+    return historyOf(this.log, this.head, opts, () => this.assertReadable())
+  }
+
+  /** Picks up commits made by the writer since this handle last looked; returns the version. */
+  refresh(): number {
+    this.assertReadable()
+    if (!this.readOnly) return this.head.commit.version
+    let size: number
+    try {
+      size = this.handle.size()
+    } catch (e) {
+      throw ioError(e, 'refresh', this.path)
+    }
+    const end = this.head.offset + COMMIT_RECORD_SIZE
+    if (size === end) return this.head.commit.version
+    // A shorter file means a writer cut a tail this handle never trusted, then maybe wrote on.
+    const found = size < end ? findLastCommit(this.handle, this.seed, size) : findLastCommit(this.handle, this.seed, size, end)
+    if (found !== undefined && found.offset !== this.head.offset) {
+      this.head = { commit: found.commit, offset: found.offset }
+      this.store.end = found.offset + COMMIT_RECORD_SIZE
+    }
+    return this.head.commit.version
+  }
+
+  /** Closes the file (syncing first with durability 'none') and releases the writer lock. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      if (!this.readOnly && this.durability === 'none' && !this.store.isPoisoned) this.store.sync()
+    } finally {
+      try {
+        this.handle.close()
+      } finally {
+        this.lock?.release()
+        this.store.cache.clear()
+      }
+    }
+  }
+
+  private findVersion(version: number, what: string): Head {
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+      throw new RangeError(`${what}(version) takes a non-negative integer version, got ${String(version)}`)
+    }
+    const h = version <= this.head.commit.version ? this.log.find(this.head, version) : undefined
+    if (h === undefined) {
+      const first = this.log.first(this.head).commit.version
+      throw new CambiumError(
+        'ERR_VERSION_NOT_FOUND',
+        `${this.path}: version ${version} is not in this file; it holds versions ${first} to ${this.head.commit.version}`,
+        { path: this.path },
+      )
+    }
+    return h
+  }
+
+  /** @internal for tools and tests: file layout facts */
+  get internals(): { store: Store; head: Head; log: CommitLog; headerSize: number } {
+    return { store: this.store, head: this.head, log: this.log, headerSize: HEADER_SIZE }
+  }
+}

@@ -1,0 +1,93 @@
+/** Open options: defaults and validation (misuse is a TypeError/RangeError that says the fix). */
+import { DEFAULT_NODE_SIZE } from '../format/constants.js'
+import type { FileIO } from '../io/file-io.js'
+import { ENCODINGS, type EncodingName } from './encoding.js'
+
+export type Durability = 'full' | 'none'
+
+export interface OpenOptions<KE extends EncodingName = EncodingName, VE extends EncodingName = EncodingName> {
+  /** Create the file if it does not exist (default true; ignored with readOnly). */
+  create?: boolean
+  /** Open without the writer lock; writes throw ERR_READ_ONLY; see refresh(). */
+  readOnly?: boolean
+  /** 'full' (default): a commit returns once it is on disk. 'none': no fsync per commit. */
+  durability?: Durability
+  /** Bytes of decoded nodes kept in memory (default 64 MiB). */
+  cacheSize?: number
+  keyEncoding?: KE
+  valueEncoding?: VE
+  /** Target size in bytes of a node record (512..65536, default 1024). */
+  nodeSize?: number
+  /** The file layer to use (tests inject a simulated one). */
+  fileIO?: FileIO
+}
+
+export interface ResolvedOptions {
+  create: boolean
+  readOnly: boolean
+  durability: Durability
+  cacheSize: number
+  keyEncoding: EncodingName
+  valueEncoding: EncodingName
+  nodeSize: number
+  fileIO: FileIO | undefined
+}
+
+const NAMES = ['create', 'readOnly', 'durability', 'cacheSize', 'keyEncoding', 'valueEncoding', 'nodeSize', 'fileIO']
+
+function encodingOption(name: string, v: unknown): EncodingName {
+  if (v === undefined) return 'binary'
+  if (!ENCODINGS.includes(v as EncodingName)) {
+    throw new TypeError(`option '${name}' must be one of ${ENCODINGS.map((e) => `'${e}'`).join(', ')}, got ${JSON.stringify(v)}`)
+  }
+  return v as EncodingName
+}
+
+function boolOption(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v !== 'boolean') throw new TypeError(`option '${name}' must be true or false, got ${typeof v}`)
+  return v
+}
+
+function intOption(name: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`option '${name}' must be an integer from ${min} to ${max}, got ${String(v)}`)
+  }
+  return v
+}
+
+export function resolveOptions(path: unknown, opts: unknown): ResolvedOptions {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new TypeError(`open(path) needs the database file's path as a non-empty string, got ${typeof path}`)
+  }
+  if (opts === undefined) opts = {}
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('open(path, options): options must be an object')
+  const o = opts as Record<string, unknown>
+  for (const k of Object.keys(o)) {
+    if (NAMES.includes(k)) continue
+    const near = NAMES.find((n) => n.toLowerCase() === k.toLowerCase())
+    throw new TypeError(`unknown open option '${k}'${near ? `; did you mean '${near}'?` : `; the options are: ${NAMES.join(', ')}`}`)
+  }
+  const durability = o['durability'] ?? 'full'
+  if (durability !== 'full' && durability !== 'none') {
+    throw new TypeError(`option 'durability' must be 'full' or 'none', got ${JSON.stringify(durability)}`)
+  }
+  const readOnly = boolOption('readOnly', o['readOnly'], false)
+  const create = boolOption('create', o['create'], !readOnly)
+  if (readOnly && o['create'] === true) throw new TypeError("options 'readOnly' and 'create' conflict: a read-only open cannot create the file")
+  const fileIO = o['fileIO'] as FileIO | undefined
+  if (fileIO !== undefined && (typeof fileIO !== 'object' || typeof fileIO.open !== 'function')) {
+    throw new TypeError("option 'fileIO' must implement the FileIO interface")
+  }
+  return {
+    create,
+    readOnly,
+    durability,
+    cacheSize: intOption('cacheSize', o['cacheSize'], 64 << 20, 0, Number.MAX_SAFE_INTEGER),
+    keyEncoding: encodingOption('keyEncoding', o['keyEncoding']),
+    valueEncoding: encodingOption('valueEncoding', o['valueEncoding']),
+    nodeSize: intOption('nodeSize', o['nodeSize'], DEFAULT_NODE_SIZE, 512, 65536),
+    fileIO,
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The read methods shared by a Database (its latest version), a Snapshot (one past
+ * version) and a Transaction (its own view): encodings applied, arguments checked.
+ */
+import type { TreeView } from '../txn/tree-view.js'
+import { decode, encodeKey, type EncodingName } from './encoding.js'
+import { parseRange, type RangeOptions } from './range-options.js'
+
+export type { RangeOptions }
+
+export abstract class ReadApi<K, V> {
+  protected abstract readonly keyEncoding: EncodingName
+  protected abstract readonly valueEncoding: EncodingName
+  /** Throws if this object can no longer be read (closed database, ended transaction). */
+  protected abstract assertReadable(): void
+  /** The tree to read, as of now. */
+  protected abstract view(): TreeView
+
+  /** The value stored under `key`, or undefined. */
+  get(key: K | Uint8Array | string): V | undefined {
+    this.assertReadable()
+    const v = this.view().get(encodeKey(key, this.keyEncoding))
+    return v === undefined ? undefined : (decode(v, this.valueEncoding) as V)
+  }
+
+  has(key: K | Uint8Array | string): boolean {
+    this.assertReadable()
+    return this.view().has(encodeKey(key, this.keyEncoding))
+  }
+
+  /** [key, value] pairs in key order (or reverse), lazily, as of the moment of this call. */
+  range(opts?: RangeOptions<K | Uint8Array | string>): IterableIterator<[K, V]> {
+    return this.iterate(opts, true, (k, v) => [decode(k, this.keyEncoding) as K, decode(v!, this.valueEncoding) as V])
+  }
+
+  keys(opts?: RangeOptions<K | Uint8Array | string>): IterableIterator<K> {
+    return this.iterate(opts, false, (k) => decode(k, this.keyEncoding) as K)
+  }
+
+  values(opts?: RangeOptions<K | Uint8Array | string>): IterableIterator<V> {
+    return this.iterate(opts, true, (_k, v) => decode(v!, this.valueEncoding) as V)
+  }
+
+  /** Number of entries in the range, in O(log n) (gt/gte/lt/lte/prefix; reverse and limit apply too). */
+  count(opts?: RangeOptions<K | Uint8Array | string>): number {
+    this.assertReadable()
+    const r = parseRange(opts, this.keyEncoding)
+    return Math.min(this.view().count(r.bounds), r.limit)
+  }
+
+  private iterate<T>(opts: RangeOptions | undefined, values: boolean, map: (k: Buffer, v: Buffer | undefined) => T): IterableIterator<T> {
+    this.assertReadable()
+    const r = parseRange(opts, this.keyEncoding)
+    const inner = this.view().range(r.bounds, r.reverse, r.limit, values)
+    const self = this
+    function* outer(): Generator<T> {
+      for (;;) {
+        self.assertReadable()
+        const n = inner.next()
+        if (n.done === true) return
+        yield map(n.value[0], n.value[1])
+      }
+    }
+    return outer()
+  }
+}

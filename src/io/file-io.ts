@@ -1,0 +1,49 @@
+/**
+ * The one synchronous file interface the engine uses. The engine never imports `fs`:
+ * the real implementation (real-file-io.ts) wraps `fs.*Sync`, and tests plug in a
+ * simulated file system that can crash, tear writes and fail with ENOSPC/EIO/EFBIG.
+ *
+ * Contract: errors thrown are Node-style errors with an errno `code` (ENOSPC, EIO, ENOENT...);
+ * the engine maps them to CambiumError. Positions and lengths are byte offsets (safe integers).
+ */
+
+export interface FileHandle {
+  /** Reads up to buf.length bytes at `position`; returns the count (short only at end of file). */
+  read(buf: Uint8Array, position: number): number
+  /** Writes all of buf at `position`, or throws (a failed write may have written a prefix). */
+  write(buf: Uint8Array, position: number): void
+  /** fdatasync: everything written before it is durable when it returns. */
+  sync(): void
+  truncate(length: number): void
+  size(): number
+  close(): void
+}
+
+export type OpenMode =
+  /** existing file, read only */
+  | 'r'
+  /** existing file, read and write */
+  | 'rw'
+  /** new file, read and write; fails with EEXIST if it exists */
+  | 'create'
+
+/** An exclusive, process-level writer lock on a database file. */
+export interface WriterLock {
+  release(): void
+}
+
+export interface FileIO {
+  open(path: string, mode: OpenMode): FileHandle
+  exists(path: string): boolean
+  rename(from: string, to: string): void
+  unlink(path: string): void
+  /** Makes renames/creations/unlinks in `dir` durable (fsync of the directory). */
+  syncDir(dir: string): void
+  /**
+   * Takes the single-writer lock for `path`, or throws a CambiumError ERR_LOCKED naming
+   * the holder. A lock left by a process that died is reclaimed.
+   */
+  lock(path: string): WriterLock
+  /** Identity of the file now at `path` (changes when another file is renamed over it). */
+  fileId(path: string): string
+}

@@ -1,0 +1,133 @@
+/**
+ * FileIO over the synchronous `fs` API. Errors are the errno errors `fs` throws (ENOENT,
+ * ENOSPC, EIO, EFBIG...), passed through unchanged: the engine maps them to CambiumError.
+ * Layer: io (imports node:fs and ./lock.js only).
+ */
+
+import * as fs from 'node:fs'
+import type { FileHandle, FileIO, OpenMode, WriterLock } from './file-io.js'
+import { acquireWriterLock } from './lock.js'
+
+/** fs flags per mode. 'wx+' is O_CREAT|O_EXCL|O_RDWR: creation fails with EEXIST, atomically. */
+const FLAGS: Record<OpenMode, string> = { r: 'r', rw: 'r+', create: 'wx+' }
+
+/**
+ * Node treats a null or negative position as "the current file position", which would silently
+ * read or write in the wrong place; positional I/O here only ever uses explicit offsets.
+ */
+function checkPosition(position: number): void {
+  if (!Number.isSafeInteger(position) || position < 0) {
+    throw new RangeError(`file position must be a non-negative safe integer, got ${position}`)
+  }
+}
+
+function badFileDescriptor(syscall: string, path: string): Error {
+  return Object.assign(new Error(`EBADF: bad file descriptor (handle closed), ${syscall} '${path}'`), {
+    code: 'EBADF',
+    errno: -9,
+    syscall,
+    path,
+  })
+}
+
+class RealFileHandle implements FileHandle {
+  /** -1 once closed: closing twice must not close an unrelated descriptor that reused the number. */
+  private fd: number
+  private readonly path: string
+  private readonly readOnly: boolean
+
+  constructor(fd: number, path: string, readOnly: boolean) {
+    this.fd = fd
+    this.path = path
+    this.readOnly = readOnly
+  }
+
+  private open(syscall: string): number {
+    if (this.fd < 0) throw badFileDescriptor(syscall, this.path)
+    return this.fd
+  }
+
+  read(buf: Uint8Array, position: number): number {
+    checkPosition(position)
+    const fd = this.open('read')
+    let done = 0
+    while (done < buf.length) {
+      const n = fs.readSync(fd, buf, done, buf.length - done, position + done)
+      if (n === 0) break
+      done += n
+    }
+    return done
+  }
+
+  write(buf: Uint8Array, position: number): void {
+    checkPosition(position)
+    const fd = this.open('write')
+    if (this.readOnly) throw badFileDescriptor('write', this.path)
+    let done = 0
+    while (done < buf.length) {
+      done += fs.writeSync(fd, buf, done, buf.length - done, position + done)
+    }
+  }
+
+  sync(): void {
+    fs.fdatasyncSync(this.open('fdatasync'))
+  }
+
+  truncate(length: number): void {
+    checkPosition(length)
+    const fd = this.open('ftruncate')
+    if (this.readOnly) throw badFileDescriptor('ftruncate', this.path)
+    fs.ftruncateSync(fd, length)
+  }
+
+  size(): number {
+    return fs.fstatSync(this.open('fstat')).size
+  }
+
+  close(): void {
+    if (this.fd < 0) return
+    const fd = this.fd
+    this.fd = -1
+    fs.closeSync(fd)
+  }
+}
+
+export const realFileIO: FileIO = {
+  open(path: string, mode: OpenMode): FileHandle {
+    const fd = fs.openSync(path, FLAGS[mode])
+    return new RealFileHandle(fd, path, mode === 'r')
+  },
+
+  exists(path: string): boolean {
+    return fs.existsSync(path)
+  },
+
+  rename(from: string, to: string): void {
+    fs.renameSync(from, to)
+  },
+
+  unlink(path: string): void {
+    fs.unlinkSync(path)
+  },
+
+  syncDir(dir: string): void {
+    // Linux allows fsync on a directory opened read-only; it makes entries created, renamed
+    // or removed in it durable.
+    const fd = fs.openSync(dir, 'r')
+    try {
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  },
+
+  lock(path: string): WriterLock {
+    return acquireWriterLock(path)
+  },
+
+  fileId(path: string): string {
+    // bigint: inode numbers can exceed 2^53 on some file systems (e.g. XFS, btrfs).
+    const st = fs.statSync(path, { bigint: true })
+    return `${st.dev}:${st.ino}`
+  },
+}

@@ -1,0 +1,80 @@
+/**
+ * The commit protocol (FORMAT.md §8). One commit = the new nodes, then a commit record,
+ * appended at the end of the file:
+ *   - usually in ONE write followed by ONE fdatasync: recovery accepts the commit only if
+ *     every record between its `syncedUpTo` and itself verifies, so a crash that lost or
+ *     tore any of its nodes (in any order) loses the whole commit and nothing else;
+ *   - when the bytes since the last fsync would pass RECOVERY_WINDOW, the nodes are synced
+ *     first, then the record is written and synced, so recovery never reads more than that.
+ * With durability 'none' the final fdatasync is skipped.
+ */
+import { ByteWriter } from '../format/bytes.js'
+import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
+import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
+import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
+import { serializeTree } from '../btree/serialize.js'
+import type { Store } from '../store/store.js'
+
+export interface Head {
+  commit: CommitRecord
+  offset: number
+}
+
+export interface CommitRequest {
+  root: Ref | null
+  height: number
+  flags: number
+  sourceVersion: number
+  skipOffset: number
+}
+
+export interface CommitSettings {
+  durable: boolean
+  inlineMax: number
+  seed: number
+}
+
+export function headRoot(c: CommitRecord): ChildPointer | null {
+  return c.rootOffset === 0 ? null : { offset: c.rootOffset, crc: c.rootCrc, count: c.count, bytes: c.treeBytes }
+}
+
+export function writeCommit(store: Store, head: Head, req: CommitRequest, s: CommitSettings): Head {
+  store.checkWritable()
+  const base = store.end
+  const w = new ByteWriter(64 << 10)
+  const written: [number, TreeNode, number][] = []
+  const ptr =
+    req.root === null
+      ? null
+      : serializeTree({ w, base, inlineMax: s.inlineMax, written: (o, n, l) => written.push([o, n, l]) }, req.root)
+  try {
+    if (w.pos > 0 && base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
+      store.append(w.result())
+      store.sync()
+      w.pos = 0
+    }
+    const commit: CommitRecord = {
+      version: head.commit.version + 1,
+      time: Math.max(Date.now(), head.commit.time),
+      rootOffset: ptr?.offset ?? 0,
+      rootCrc: ptr?.crc ?? 0,
+      height: ptr === null ? 0 : req.height,
+      flags: req.flags,
+      count: ptr?.count ?? 0,
+      treeBytes: ptr?.bytes ?? 0,
+      prevOffset: head.offset,
+      skipOffset: req.skipOffset,
+      syncedUpTo: store.syncedUpTo,
+      sourceVersion: req.sourceVersion,
+    }
+    const offset = store.end + w.pos
+    encodeCommit(w, commit, s.seed)
+    store.append(w.result())
+    if (s.durable) store.sync()
+    for (const [o, n, l] of written) store.remember(o, n, l)
+    return { commit, offset }
+  } catch (e) {
+    if (!store.isPoisoned) store.discardFrom(base)
+    throw e
+  }
+}

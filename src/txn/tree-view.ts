@@ -1,0 +1,63 @@
+/**
+ * Raw (byte-level) reads over one tree: a committed version, or a transaction's tree
+ * with its uncommitted writes. Values and keys handed out are copies, so callers can
+ * never alter a cached node.
+ */
+import { entries, lookup, rank, type Bounds } from '../btree/read.js'
+import { isValueRef, type Ref, type StoredValue } from '../format/node-codec.js'
+import type { Store } from '../store/store.js'
+
+export function copyBytes(b: Uint8Array): Buffer {
+  return Buffer.from(b)
+}
+
+export class TreeView {
+  constructor(
+    readonly store: Store,
+    public root: Ref | null,
+    public height: number,
+  ) {}
+
+  materialize(v: StoredValue): Uint8Array {
+    return isValueRef(v) ? this.store.value(v) : v
+  }
+
+  get(key: Uint8Array): Buffer | undefined {
+    const v = lookup(this.store, this.root, this.height, key)
+    return v === undefined ? undefined : copyBytes(this.materialize(v))
+  }
+
+  has(key: Uint8Array): boolean {
+    return lookup(this.store, this.root, this.height, key) !== undefined
+  }
+
+  /** Lazily yields copies of [key, value] (value undefined when `values` is false), over
+   *  the tree as it is at this call, whatever happens to the view later. */
+  range(bounds: Bounds, reverse: boolean, limit: number, values: boolean): Generator<[Buffer, Buffer | undefined]> {
+    return rangeOf(this, this.root, this.height, bounds, reverse, limit, values)
+  }
+
+  count(bounds: Bounds): number {
+    if (this.root === null) return 0
+    const hi = bounds.upper === undefined ? this.root.count : rank(this.store, this.root, this.height, bounds.upper.key, bounds.upper.inclusive)
+    const lo = bounds.lower === undefined ? 0 : rank(this.store, this.root, this.height, bounds.lower.key, !bounds.lower.inclusive)
+    return Math.max(0, hi - lo)
+  }
+}
+
+function* rangeOf(
+  view: TreeView,
+  root: Ref | null,
+  height: number,
+  bounds: Bounds,
+  reverse: boolean,
+  limit: number,
+  values: boolean,
+): Generator<[Buffer, Buffer | undefined]> {
+  if (limit <= 0) return
+  let n = 0
+  for (const [k, v] of entries(view.store, root, height, bounds, reverse)) {
+    yield [copyBytes(k), values ? copyBytes(view.materialize(v)) : undefined]
+    if (++n >= limit) return
+  }
+}
