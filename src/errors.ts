@@ -17,7 +17,6 @@ export type ErrorCode =
   | 'ERR_VALUE_TOO_LARGE'
   | 'ERR_VERSION_NOT_FOUND'
   | 'ERR_NOT_FOUND'
-  | 'ERR_EXISTS'
   | 'ERR_NO_SPACE'
   | 'ERR_IO'
   | 'ERR_TRANSACTION_CLOSED'

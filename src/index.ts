@@ -10,7 +10,7 @@ import { openFile } from './db/open-file.js'
 import { resolveOptions, type OpenOptions } from './db/options.js'
 
 /** What a stored key or value decodes to under an encoding. */
-export type Decoded<E extends EncodingName> = E extends 'utf8' ? string : E extends 'json' ? any : Buffer // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Decoded<E extends EncodingName> = E extends 'utf8' ? string : E extends 'json' ? any : Buffer
 
 /** Opens (by default creating) the database file at `path`. */
 export function open<KE extends EncodingName = 'binary', VE extends EncodingName = 'binary'>(

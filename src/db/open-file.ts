@@ -91,7 +91,12 @@ function checkHeader(path: string, b: Uint8Array, size: number, readOnly: boolea
 }
 
 export function openFile(io: FileIO, path: string, readOnly: boolean, create: boolean): OpenedFile {
-  const lock = readOnly ? undefined : io.lock(path)
+  let lock: WriterLock | undefined
+  try {
+    lock = readOnly ? undefined : io.lock(path)
+  } catch (e) {
+    throw ioError(e, 'taking the writer lock', path)
+  }
   let handle: FileHandle | undefined
   try {
     try {

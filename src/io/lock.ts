@@ -43,6 +43,8 @@ const UNREADABLE_GRACE_MS = 10_000
 const MAX_ATTEMPTS = 100
 /** Pause between retries while another process reclaims: enough for its few syscalls. */
 const RETRY_SLEEP_MS = 5
+/** Lock files hold ~250 bytes of JSON; anything past this is not ours (and reads as unreadable). */
+const MAX_LOCK_FILE_BYTES = 4096
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 
 interface Registry {
@@ -137,7 +139,7 @@ function readHolder(file: string): Holder | undefined {
   }
   try {
     const st = fs.fstatSync(fd, { bigint: true })
-    const buf = Buffer.alloc(Number(st.size))
+    const buf = Buffer.alloc(Math.min(Number(st.size), MAX_LOCK_FILE_BYTES))
     const n = fs.readSync(fd, buf, 0, buf.length, 0)
     const text = buf.subarray(0, n).toString('utf8')
     return { info: parseInfo(text), text, ino: st.ino, mtimeMs: Number(st.mtimeMs) }
@@ -268,7 +270,7 @@ function reclaim(lockPath: string, stale: Holder, info: LockInfo): boolean {
     const now = readHolder(lockPath)
     if (now !== undefined) {
       if (now.ino !== stale.ino || now.text !== stale.text) return false
-      fs.rmSync(lockPath, { force: true })
+      removeIfSame(lockPath, stale.ino)
     }
     return tryCreate(lockPath, info)
   } finally {

@@ -1,7 +1,11 @@
 /**
- * LRU cache of decoded nodes keyed by file offset. Records are immutable, so an entry
- * never needs invalidation: the same offset holds the same node in every version.
- * Bounded by an estimate of the bytes the decoded node occupies.
+ * Cache of decoded nodes keyed by file offset. Records are immutable, so an entry never
+ * needs invalidation: the same offset holds the same node in every version.
+ *
+ * Two generations approximate LRU in O(1) without reordering a Map on every hit (which
+ * leaves deleted slots that make V8's Map iteration and rehashing slow): new and hit
+ * entries go to `young`; when `young` holds half the capacity it becomes `old` and the
+ * previous `old` is dropped whole. Bytes held stay below `capacity`.
  */
 import type { TreeNode } from '../format/node-codec.js'
 
@@ -11,49 +15,57 @@ interface Entry {
 }
 
 export class NodeCache {
-  private readonly map = new Map<number, Entry>()
-  private used = 0
+  private young = new Map<number, Entry>()
+  private old = new Map<number, Entry>()
+  private youngBytes = 0
+  private oldBytes = 0
 
   constructor(readonly capacity: number) {}
 
   get(offset: number): TreeNode | undefined {
-    const e = this.map.get(offset)
-    if (e === undefined) return undefined
-    // Map iteration order is insertion order: re-inserting marks it most recent.
-    this.map.delete(offset)
-    this.map.set(offset, e)
-    return e.node
+    const y = this.young.get(offset)
+    if (y !== undefined) return y.node
+    const o = this.old.get(offset)
+    if (o === undefined) return undefined
+    this.old.delete(offset)
+    this.oldBytes -= o.size
+    this.add(offset, o)
+    return o.node
   }
 
   set(offset: number, node: TreeNode, size: number): void {
-    const old = this.map.get(offset)
-    if (old !== undefined) {
-      this.used -= old.size
-      this.map.delete(offset)
+    if (this.young.has(offset)) return
+    const o = this.old.get(offset)
+    if (o !== undefined) {
+      this.old.delete(offset)
+      this.oldBytes -= o.size
     }
-    this.map.set(offset, { node, size })
-    this.used += size
-    if (this.used > this.capacity) this.evict()
+    this.add(offset, { node, size })
   }
 
-  private evict(): void {
-    for (const [offset, e] of this.map) {
-      if (this.used <= this.capacity) break
-      this.map.delete(offset)
-      this.used -= e.size
+  private add(offset: number, e: Entry): void {
+    if (e.size * 2 > this.capacity) return
+    if (this.youngBytes + e.size > this.capacity / 2) {
+      this.old = this.young
+      this.oldBytes = this.youngBytes
+      this.young = new Map()
+      this.youngBytes = 0
     }
+    this.young.set(offset, e)
+    this.youngBytes += e.size
   }
 
   clear(): void {
-    this.map.clear()
-    this.used = 0
+    this.young = new Map()
+    this.old = new Map()
+    this.youngBytes = this.oldBytes = 0
   }
 
   get bytes(): number {
-    return this.used
+    return this.youngBytes + this.oldBytes
   }
 
   get size(): number {
-    return this.map.size
+    return this.young.size + this.old.size
   }
 }

@@ -73,7 +73,9 @@ export class Store {
     const crc = crc32(buf.subarray(0, RECORD_HEADER_SIZE + bodyLength))
     if (crc !== readU32(buf, RECORD_HEADER_SIZE + bodyLength)) throw corrupt('record checksum mismatch', offset, this.path)
     if (crc !== expectedCrc) throw corrupt('record is not the one its pointer names (checksum differs)', offset, this.path)
-    return { kind, body: buf.subarray(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength) }
+    // A speculative read may hold neighbouring records: copy, so the cache keeps only this one.
+    const body = buf.length > total ? buf.slice(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength) : buf.subarray(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength)
+    return { kind, body }
   }
 
   /** The node a pointer names, from the cache or the file. */
@@ -167,7 +169,8 @@ export class Store {
 const NODE_KINDS = [KIND_LEAF, KIND_BRANCH] as const
 const VALUE_KINDS = [KIND_VALUE] as const
 
-/** A rough count of the bytes a decoded node holds: its body plus per-key array overhead. */
+/** A rough count of the bytes a decoded node holds: its body, plus ~80 bytes of V8 object
+ *  overhead for each key array and each value view, plus the node object itself. */
 function decodedSize(bodyLength: number, node: TreeNode): number {
-  return bodyLength + 64 + node.keys.length * 48
+  return bodyLength + 96 + node.keys.length * 160
 }

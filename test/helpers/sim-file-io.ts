@@ -211,7 +211,8 @@ export class SimFileIO implements FileIO {
   }
 
   private recordWrite(inode: Inode, pos: number, buf: Uint8Array): void {
-    const data = buf.slice()
+    // A copy: the caller may reuse buf (Buffer#slice would alias it, so not buf.slice()).
+    const data = new Uint8Array(buf)
     inode.live.write(pos, data)
     this.pending.push({ kind: 'write', inode, pos, data })
   }
@@ -314,7 +315,7 @@ export class SimFileIO implements FileIO {
     })
   }
 
-  /** A deep copy (pending ops included) with a fresh op counter, the given plan, no locks or handles. */
+  /** A deep copy (pending ops included) with a fresh op counter and `options` (default: this sim's, plan included); no locks or handles. */
   clone(options: SimOptions = this.options): SimFileIO {
     const next = new SimFileIO(options)
     const map = new Map<Inode, Inode>()
