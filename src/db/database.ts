@@ -223,6 +223,11 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     }
   }
 
+  /** `using db = open(...)` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
   private findVersion(version: number, what: string): Head {
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
       throw new RangeError(`${what}(version) takes a non-negative integer version, got ${String(version)}`)

@@ -7,8 +7,11 @@ import { entries, lookup, rank, type Bounds } from '../btree/read.js'
 import { isValueRef, type Ref, type StoredValue } from '../format/node-codec.js'
 import type { Store } from '../store/store.js'
 
+/** A Buffer copy made with one memcpy (Buffer.from(Uint8Array) copies element by element). */
 export function copyBytes(b: Uint8Array): Buffer {
-  return Buffer.from(b)
+  const out = Buffer.allocUnsafe(b.length)
+  out.set(b)
+  return out
 }
 
 export class TreeView {
