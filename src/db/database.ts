@@ -4,6 +4,7 @@
  * through refresh().
  */
 import { CambiumError } from '../errors.js'
+import { ByteWriter } from '../format/bytes.js'
 import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE } from '../format/constants.js'
 import type { FileHandle, WriterLock } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
@@ -44,6 +45,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   private readonly seed: number
   private readonly nodeSize: number
   private head: Head
+  private readonly buffer = new ByteWriter(64 << 10)
   private closed = false
   private inTransaction = false
 
@@ -102,7 +104,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       this.store,
       this.head,
       { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head) },
-      { durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.seed },
+      { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.seed },
     )
     return this.head.commit.version
   }

@@ -14,15 +14,14 @@ export function varintSize(n: number): number {
   return size
 }
 
-/** A growable output buffer. */
+/** A growable output buffer. Writes index bytes directly (no DataView): this is the
+ *  hot path of every commit. */
 export class ByteWriter {
   buf: Uint8Array
   pos = 0
-  private view: DataView
 
   constructor(capacity = 1024) {
     this.buf = new Uint8Array(capacity)
-    this.view = new DataView(this.buf.buffer)
   }
 
   ensure(extra: number): void {
@@ -33,58 +32,70 @@ export class ByteWriter {
     const next = new Uint8Array(cap)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.view = new DataView(next.buffer)
   }
 
   u8(v: number): void {
-    this.ensure(1)
+    if (this.pos + 1 > this.buf.length) this.ensure(1)
     this.buf[this.pos++] = v
   }
 
   u16(v: number): void {
-    this.ensure(2)
-    this.view.setUint16(this.pos, v, true)
-    this.pos += 2
+    if (this.pos + 2 > this.buf.length) this.ensure(2)
+    const b = this.buf
+    b[this.pos++] = v & 0xff
+    b[this.pos++] = (v >>> 8) & 0xff
   }
 
   u32(v: number): void {
-    this.ensure(4)
-    this.view.setUint32(this.pos, v >>> 0, true)
+    if (this.pos + 4 > this.buf.length) this.ensure(4)
+    writeU32(this.buf, this.pos, v)
     this.pos += 4
   }
 
   u48(v: number): void {
-    this.ensure(6)
-    this.view.setUint32(this.pos, v % 0x100000000, true)
-    this.view.setUint16(this.pos + 4, Math.floor(v / 0x100000000), true)
+    if (this.pos + 6 > this.buf.length) this.ensure(6)
+    const hi = Math.floor(v / 0x100000000)
+    writeU32(this.buf, this.pos, v >>> 0)
+    this.buf[this.pos + 4] = hi & 0xff
+    this.buf[this.pos + 5] = (hi >>> 8) & 0xff
     this.pos += 6
   }
 
   u64(v: number): void {
-    this.ensure(8)
-    this.view.setUint32(this.pos, v % 0x100000000, true)
-    this.view.setUint32(this.pos + 4, Math.floor(v / 0x100000000), true)
+    if (this.pos + 8 > this.buf.length) this.ensure(8)
+    writeU32(this.buf, this.pos, v >>> 0)
+    writeU32(this.buf, this.pos + 4, Math.floor(v / 0x100000000))
     this.pos += 8
   }
 
   varint(n: number): void {
-    this.ensure(MAX_VARINT_BYTES)
+    if (this.pos + MAX_VARINT_BYTES > this.buf.length) this.ensure(MAX_VARINT_BYTES)
+    const b = this.buf
     while (n >= 0x80) {
-      this.buf[this.pos++] = (n % 128) | 0x80
+      b[this.pos++] = (n % 128) | 0x80
       n = Math.floor(n / 128)
     }
-    this.buf[this.pos++] = n
+    b[this.pos++] = n
   }
 
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length)
-    this.buf.set(b, this.pos)
-    this.pos += b.length
+  /** Appends src[from..]. */
+  bytes(src: Uint8Array, from = 0): void {
+    const n = src.length - from
+    if (this.pos + n > this.buf.length) this.ensure(n)
+    // TypedArray#set (and the subarray it would need) has a fixed cost that a loop beats for short keys.
+    if (n < 32) {
+      const b = this.buf
+      let p = this.pos
+      for (let i = from; i < src.length; i++) b[p++] = src[i]!
+    } else {
+      this.buf.set(from === 0 ? src : src.subarray(from), this.pos)
+    }
+    this.pos += n
   }
 
   /** Overwrites a u32 already reserved at `at`. */
   patchU32(at: number, v: number): void {
-    this.view.setUint32(at, v >>> 0, true)
+    writeU32(this.buf, at, v)
   }
 
   result(): Uint8Array {
@@ -99,7 +110,6 @@ export class DecodeError extends Error {}
 /** A bounds-checked reader over one record body. */
 export class ByteReader {
   pos: number
-  private readonly view: DataView
 
   constructor(
     readonly buf: Uint8Array,
@@ -107,7 +117,6 @@ export class ByteReader {
     readonly end = buf.length,
   ) {
     this.pos = start
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   }
 
   private need(n: number): void {
@@ -121,29 +130,29 @@ export class ByteReader {
 
   u16(): number {
     this.need(2)
-    const v = this.view.getUint16(this.pos, true)
+    const v = this.buf[this.pos]! | (this.buf[this.pos + 1]! << 8)
     this.pos += 2
     return v
   }
 
   u32(): number {
     this.need(4)
-    const v = this.view.getUint32(this.pos, true)
+    const v = readU32(this.buf, this.pos)
     this.pos += 4
     return v
   }
 
   u48(): number {
     this.need(6)
-    const v = this.view.getUint32(this.pos, true) + this.view.getUint16(this.pos + 4, true) * 0x100000000
+    const v = readU32(this.buf, this.pos) + (this.buf[this.pos + 4]! | (this.buf[this.pos + 5]! << 8)) * 0x100000000
     this.pos += 6
     return v
   }
 
   u64(): number {
     this.need(8)
-    const lo = this.view.getUint32(this.pos, true)
-    const hi = this.view.getUint32(this.pos + 4, true)
+    const lo = readU32(this.buf, this.pos)
+    const hi = readU32(this.buf, this.pos + 4)
     if (hi > 0x1fffff) throw new DecodeError(`u64 above 2^53 at ${this.pos}`)
     this.pos += 8
     return hi * 0x100000000 + lo

@@ -124,14 +124,14 @@ export function encodeLeaf(w: ByteWriter, keys: Uint8Array[], values: StoredValu
     if (isValueRef(v)) {
       w.u8(ENTRY_FLAG_OUT_OF_LINE)
       w.varint(k.length - p)
-      w.bytes(k.subarray(p))
+      w.bytes(k, p)
       w.u48(v.offset)
       w.u32(v.crc)
       w.varint(v.length)
     } else {
       w.u8(0)
       w.varint(k.length - p)
-      w.bytes(k.subarray(p))
+      w.bytes(k, p)
       w.varint(v.length)
       w.bytes(v)
     }
@@ -155,7 +155,7 @@ export function encodeBranch(w: ByteWriter, height: number, keys: Uint8Array[], 
   }
   for (const k of keys) {
     w.varint(k.length - p)
-    w.bytes(k.subarray(p))
+    w.bytes(k, p)
   }
   return endRecord(w, start)
 }

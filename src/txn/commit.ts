@@ -29,6 +29,8 @@ export interface CommitRequest {
 }
 
 export interface CommitSettings {
+  /** scratch buffer, reused across commits */
+  buffer: ByteWriter
   durable: boolean
   inlineMax: number
   seed: number
@@ -38,10 +40,15 @@ export function headRoot(c: CommitRecord): ChildPointer | null {
   return c.rootOffset === 0 ? null : { offset: c.rootOffset, crc: c.rootCrc, count: c.count, bytes: c.treeBytes }
 }
 
+/** A commit's bytes are built in one reusable buffer, dropped when a big commit grew it
+ *  past this, so one large value does not pin its size in memory. */
+const KEEP_BUFFER_MAX = 8 << 20
+
 export function writeCommit(store: Store, head: Head, req: CommitRequest, s: CommitSettings): Head {
   store.checkWritable()
   const base = store.end
-  const w = new ByteWriter(64 << 10)
+  const w = s.buffer
+  w.pos = 0
   const written: [number, TreeNode, number][] = []
   const ptr =
     req.root === null
@@ -76,5 +83,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   } catch (e) {
     if (!store.isPoisoned) store.discardFrom(base)
     throw e
+  } finally {
+    if (w.buf.length > KEEP_BUFFER_MAX) w.buf = new Uint8Array(64 << 10)
   }
 }
