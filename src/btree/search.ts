@@ -1,5 +1,5 @@
 /** Binary searches over sorted key arrays (bytewise order). */
-import { compareBytes } from '../format/bytes.js'
+import { compareBytes, copyOf } from '../format/bytes.js'
 
 /** Index of the first key >= `key` (keys.length if none). */
 export function lowerBound(keys: readonly Uint8Array[], key: Uint8Array): number {
@@ -34,5 +34,5 @@ export function shortestSeparator(left: Uint8Array, right: Uint8Array): Uint8Arr
   let i = 0
   const n = Math.min(left.length, right.length)
   while (i < n && left[i] === right[i]) i++
-  return right.slice(0, i + 1)
+  return copyOf(right, 0, i + 1)
 }

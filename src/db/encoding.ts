@@ -3,6 +3,7 @@
  * bytewise on their encoded form.
  */
 import { CambiumError } from '../errors.js'
+import { copyOf } from '../format/bytes.js'
 import { MAX_KEY_SIZE, MAX_VALUE_SIZE } from '../format/constants.js'
 
 export type EncodingName = 'binary' | 'utf8' | 'json'
@@ -45,11 +46,12 @@ export function encodeKey(x: unknown, encoding: EncodingName): Uint8Array {
   return b
 }
 
-/** Encodes a range bound: like a key, but the empty string/bytes is allowed. */
+/** Encodes a range bound: like a key, but the empty string/bytes is allowed. A copy, as an
+ *  iterator reads its bounds lazily and the caller may reuse the buffer meanwhile. */
 export function encodeBound(x: unknown, encoding: EncodingName, name: string): Uint8Array {
   const b = toBytes(x, encoding)
   if (b === undefined) throw new TypeError(`range option '${name}' must be a Uint8Array or a string (or, with keyEncoding 'json', a JSON value)`)
-  return b
+  return copyOf(b)
 }
 
 export function encodeValue(x: unknown, encoding: EncodingName): Uint8Array {
@@ -74,5 +76,5 @@ export function decode(b: Buffer, encoding: EncodingName): unknown {
 
 /** Copies the caller's bytes so later changes to their buffer cannot reach the tree. */
 export function own(b: Uint8Array): Uint8Array {
-  return b.slice()
+  return copyOf(b)
 }

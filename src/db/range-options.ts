@@ -1,6 +1,6 @@
 /** Validation of range/count/history options; turns them into byte bounds. */
 import type { Bound, Bounds } from '../btree/read.js'
-import { compareBytes } from '../format/bytes.js'
+import { compareBytes, copyOf } from '../format/bytes.js'
 import { encodeBound, type EncodingName } from './encoding.js'
 
 export interface RangeOptions<K = unknown> {
@@ -40,7 +40,7 @@ export function checkReverse(reverse: unknown): boolean {
 export function prefixEnd(p: Uint8Array): Uint8Array | undefined {
   for (let i = p.length - 1; i >= 0; i--) {
     if (p[i] !== 0xff) {
-      const e = p.slice(0, i + 1)
+      const e = copyOf(p, 0, i + 1)
       e[i]!++
       return e
     }

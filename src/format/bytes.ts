@@ -180,6 +180,14 @@ export class ByteReader {
   }
 }
 
+/** A copy of src[start, end) as a plain Uint8Array. (Buffer#slice returns a view, so
+ *  `.slice()` must never be used to copy bytes that may come from a caller.) */
+export function copyOf(src: Uint8Array, start = 0, end = src.length): Uint8Array {
+  const out = new Uint8Array(end - start)
+  out.set(src.subarray(start, end))
+  return out
+}
+
 export function readU32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0
 }

@@ -10,7 +10,7 @@
  *              (childCount - 1) x (varint suffixLen | suffix)      -- separators
  * Keys and separators are stored as suffixes after the node's common prefix.
  */
-import { ByteReader, ByteWriter, commonPrefixLength, varintSize } from './bytes.js'
+import { ByteReader, ByteWriter, commonPrefixLength, copyOf, varintSize } from './bytes.js'
 import {
   ENTRY_FLAG_OUT_OF_LINE,
   ENTRY_FLAGS_KNOWN_V1,
@@ -161,7 +161,7 @@ export function encodeBranch(w: ByteWriter, height: number, keys: Uint8Array[], 
 }
 
 function joinKey(prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
-  if (prefix.length === 0) return suffix.slice()
+  if (prefix.length === 0) return copyOf(suffix)
   const k = new Uint8Array(prefix.length + suffix.length)
   k.set(prefix)
   k.set(suffix, prefix.length)
