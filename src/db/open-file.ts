@@ -69,8 +69,6 @@ function checkHeader(path: string, b: Uint8Array, size: number, readOnly: boolea
         throw new CambiumError('ERR_NOT_A_DATABASE', `${path}: not a cambium database (bad magic bytes)`, { path })
       case 'crc':
         throw new CambiumError('ERR_CORRUPT', `${path}: the file header fails its checksum`, { path, offset: 0 })
-      case 'reserved':
-        throw new CambiumError('ERR_CORRUPT', `${path}: reserved header bytes are not zero`, { path, offset: 0 })
     }
   }
   if (h.readVersion > FORMAT_READ_VERSION || h.flags !== 0) {
@@ -87,6 +85,7 @@ function checkHeader(path: string, b: Uint8Array, size: number, readOnly: boolea
       { path },
     )
   }
+  if (!h.reservedZero) throw new CambiumError('ERR_CORRUPT', `${path}: reserved header bytes are not zero`, { path, offset: 0 })
   return h
 }
 

@@ -164,6 +164,8 @@ export class ByteReader {
     for (let i = 0; i < MAX_VARINT_BYTES; i++) {
       this.need(1)
       const b = this.buf[this.pos++]!
+      // The 8th byte holds bits 49..55: above 0x0f the value would pass 2^53 - 1.
+      if (i === MAX_VARINT_BYTES - 1 && b > 0x0f) throw new DecodeError('varint above 2^53 - 1')
       result += (b & 0x7f) * mul
       if (b < 0x80) return result
       mul *= 128

@@ -23,8 +23,9 @@ export const HEADER_FLAGS_OFFSET = 12 // u32, must be 0 in version 1
 export const HEADER_SALT_OFFSET = 16
 export const HEADER_SALT_SIZE = 16
 export const HEADER_CREATED_OFFSET = 32 // u64 ms since the Unix epoch
-export const HEADER_RESERVED_OFFSET = 40 // 20 bytes, must be 0
-export const HEADER_RESERVED_SIZE = 20
+export const HEADER_BASE_SIZE_OFFSET = 40 // u64 file size when compaction wrote the file, 0 if created empty
+export const HEADER_RESERVED_OFFSET = 48 // 12 bytes, must be 0
+export const HEADER_RESERVED_SIZE = 12
 export const HEADER_CRC_OFFSET = 60 // u32 CRC-32 of bytes [0, 60)
 
 /**
@@ -93,7 +94,7 @@ export const MAX_TREE_HEIGHT = 64
 /** Values longer than this are stored out of line, in their own record, so that
  *  rewriting the leaf on a later put does not copy them again (a quarter of a node). */
 export const DEFAULT_INLINE_VALUE_MAX = 256
-/** A node record whose encoded body grows past this is split (if it holds >= 2 entries). */
+/** A node whose record (framing included) grows past this is split (if it holds >= 2 entries). */
 export const DEFAULT_NODE_SIZE = 1024
 /** When the bytes appended since the last fsync would exceed this, a commit syncs its
  *  nodes before writing its commit record, so recovery never verifies more than this. */

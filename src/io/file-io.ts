@@ -46,4 +46,6 @@ export interface FileIO {
   lock(path: string): WriterLock
   /** Identity of the file now at `path` (changes when another file is renamed over it). */
   fileId(path: string): string
+  /** Bytes free for this user in the file system holding `dir`, if known. */
+  freeSpace?(dir: string): number
 }

@@ -130,4 +130,9 @@ export const realFileIO: FileIO = {
     const st = fs.statSync(path, { bigint: true })
     return `${st.dev}:${st.ino}`
   },
+
+  freeSpace(dir: string): number {
+    const st = fs.statfsSync(dir)
+    return st.bavail * st.bsize
+  },
 }

@@ -80,14 +80,15 @@ export function verifyRegion(h: FileHandle, from: number, to: number, seed: numb
   return pos === to
 }
 
-/** Rule 3: the root record verifies and its CRC is the one the commit names. */
-function rootOk(h: FileHandle, c: CommitRecord): boolean {
+/** Rule 3: the root record verifies, lies before the commit, and its CRC is the one the commit names. */
+function rootOk(h: FileHandle, c: CommitRecord, offset: number): boolean {
   if (c.rootOffset === 0) return true
   const head = readAt(h, c.rootOffset, RECORD_HEADER_SIZE)
   if (head.length < RECORD_HEADER_SIZE) return false
   const len = readU32(head, 0)
   const kind = head[4]!
   if (kind !== KIND_LEAF && kind !== KIND_BRANCH) return false
+  if (c.rootOffset + len + RECORD_OVERHEAD > offset) return false
   const rec = readAt(h, c.rootOffset, len + RECORD_OVERHEAD)
   if (checkRecordIn(rec, 0, 0) !== rec.length || rec.length !== len + RECORD_OVERHEAD) return false
   return readU32(rec, RECORD_HEADER_SIZE + len) === c.rootCrc
@@ -101,7 +102,7 @@ export function validCommitAt(h: FileHandle, offset: number, seed: number): Comm
   if (c === undefined) return undefined
   if (c.syncedUpTo < HEADER_SIZE) return undefined
   if (!verifyRegion(h, c.syncedUpTo, offset, seed)) return undefined
-  if (!rootOk(h, c)) return undefined
+  if (!rootOk(h, c, offset)) return undefined
   return c
 }
 

@@ -80,8 +80,15 @@ export class Store {
 
   /** The node a pointer names, from the cache or the file. */
   node(p: ChildPointer): TreeNode {
-    const cached = this.cache.get(p.offset)
-    if (cached !== undefined) return cached
+    return this.loadNode(p, true)
+  }
+
+  /** As node(); with `useCache` false the cache is neither read nor filled (bulk copies). */
+  loadNode(p: ChildPointer, useCache: boolean): TreeNode {
+    if (useCache) {
+      const cached = this.cache.get(p.offset)
+      if (cached !== undefined) return cached
+    }
     const { kind, body } = this.readRecord(p.offset, NODE_KINDS, p.crc, NODE_READ_GUESS)
     let node: TreeNode
     try {
@@ -90,7 +97,7 @@ export class Store {
       if (e instanceof DecodeError || e instanceof NodeRuleError) throw corrupt(`bad node: ${e.message}`, p.offset, this.path, e)
       throw e
     }
-    this.cache.set(p.offset, node, decodedSize(body.length, node))
+    if (useCache) this.cache.set(p.offset, node, decodedSize(body.length, node))
     return node
   }
 

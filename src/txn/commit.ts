@@ -55,8 +55,8 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
       ? null
       : serializeTree({ w, base, inlineMax: s.inlineMax, written: (o, n, l) => written.push([o, n, l]) }, req.root)
   try {
-    if (w.pos > 0 && base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
-      store.append(w.result())
+    if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
+      if (w.pos > 0) store.append(w.result())
       store.sync()
       w.pos = 0
     }

@@ -54,6 +54,8 @@ export interface FaultPlan {
 }
 
 export interface SimOptions {
+  /** What freeSpace() reports (default: unlimited). */
+  freeBytes?: number
   /** Seeds the sim's own choices (torn prefix of a failing write, fate of ops at a failed sync). */
   seed?: number
   plan?: FaultPlan
@@ -294,6 +296,12 @@ export class SimFileIO implements FileIO {
   fileId(path: string): string {
     this.checkAlive()
     return `sim:${this.inodeAt(path, 'stat').ino}`
+  }
+
+  /** Free bytes reported to the engine: `options.freeBytes` (default: unlimited). Not an op. */
+  freeSpace(_dir: string): number {
+    this.checkAlive()
+    return this.options.freeBytes ?? Number.MAX_SAFE_INTEGER
   }
 
   /**

@@ -34,13 +34,20 @@ export interface Profile {
   iter: number
   /** max ops per run */
   maxOps: number
+  /** weight of bursts of single commits, and their max length */
+  burst: number
+  burstMax: number
 }
 
 export const PROFILES = {
-  mixed: { longKeys: 4, bigValues: 6, hugeValues: 0, fillMax: 60, bulk: 2, iter: 2, maxOps: 40 },
-  deep: { longKeys: 3, bigValues: 4, hugeValues: 0, fillMax: 2500, bulk: 12, iter: 2, maxOps: 24 },
-  iter: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 400, bulk: 4, iter: 20, maxOps: 16 },
-  large: { longKeys: 25, bigValues: 30, hugeValues: 2, fillMax: 200, bulk: 3, iter: 2, maxOps: 24 },
+  mixed: { longKeys: 4, bigValues: 6, hugeValues: 0, fillMax: 60, bulk: 2, iter: 2, maxOps: 40, burst: 1, burstMax: 40 },
+  deep: { longKeys: 3, bigValues: 4, hugeValues: 0, fillMax: 2500, bulk: 12, iter: 2, maxOps: 24, burst: 0, burstMax: 0 },
+  iter: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 400, bulk: 4, iter: 20, maxOps: 16, burst: 0, burstMax: 0 },
+  large: { longKeys: 25, bigValues: 30, hugeValues: 2, fillMax: 200, bulk: 3, iter: 2, maxOps: 24, burst: 0, burstMax: 0 },
+  /** many versions: bursts of single commits, checkouts, rollbacks and history */
+  versions: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 100, bulk: 1, iter: 1, maxOps: 20, burst: 6, burstMax: 700 },
+  /** tens of MB per run: ~100 KB values in fills (commits past the 8 MiB recovery window) */
+  volume: { longKeys: 2, bigValues: 10, hugeValues: 30, fillMax: 150, bulk: 6, iter: 1, maxOps: 8, burst: 0, burstMax: 0 },
 } satisfies Record<string, Profile>
 
 const hexByte = fc.constantFrom(...ALPHABET)
@@ -152,10 +159,12 @@ export function txOp(p: Profile): fc.Arbitrary<TxOp> {
         api: iterApi,
         range: rangeSpec(p),
         take: fc.nat(6),
-        writes: fc.array(writeOp(p, Math.min(p.fillMax, 400)), { maxLength: 8 }),
+        writes: fc.array(writeOp(p, Math.min(p.fillMax, 400)), { maxLength: 8, size: 'medium' }),
       }),
     },
     { weight: 1, arbitrary: fc.constant({ t: 'dbWrite' as const }) },
+    { weight: Math.ceil(p.iter / 2), arbitrary: fc.record({ t: fc.constant('open' as const), api: iterApi, range: rangeSpec(p) }) },
+    { weight: p.iter, arbitrary: fc.record({ t: fc.constant('pull' as const), i: fc.nat(5), n: fc.integer({ min: 1, max: 4 }) }) },
   )
 }
 
@@ -167,14 +176,15 @@ function batchEntry(p: Profile): fc.Arbitrary<BatchEntry> {
   )
 }
 
+const historyBound = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -2, max: 60 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 3000 }) })
 const historySpec: fc.Arbitrary<HistorySpec> = fc.record(
   {
-    gt: fc.integer({ min: -2, max: 60 }),
-    gte: fc.integer({ min: -2, max: 60 }),
-    lt: fc.integer({ min: -2, max: 60 }),
-    lte: fc.integer({ min: -2, max: 60 }),
+    gt: historyBound,
+    gte: historyBound,
+    lt: historyBound,
+    lte: historyBound,
     reverse: fc.boolean(),
-    limit: fc.integer({ min: 0, max: 8 }),
+    limit: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 9, max: 2000 })),
   },
   { requiredKeys: [] },
 )
@@ -200,7 +210,7 @@ export function op(p: Profile): fc.Arbitrary<Op> {
   return fc.oneof(
     { weight: 14, arbitrary: fc.record({ t: fc.constant('put' as const), key: k, val: valSpec(p) }) },
     { weight: 7, arbitrary: fc.record({ t: fc.constant('del' as const), key: k }) },
-    { weight: 5, arbitrary: fc.record({ t: fc.constant('batch' as const), ops: fc.array(batchEntry(p), { maxLength: 30 }) }) },
+    { weight: 5, arbitrary: fc.record({ t: fc.constant('batch' as const), ops: fc.array(batchEntry(p), { maxLength: 30, size: 'medium' }) }) },
     {
       weight: p.bulk,
       arbitrary: fc.record({ t: fc.constant('fill' as const), fill: fillSpec(p), via: fc.constantFrom<'batch' | 'tx'>('batch', 'tx') }),
@@ -217,7 +227,7 @@ export function op(p: Profile): fc.Arbitrary<Op> {
     {
       weight: 7,
       arbitrary: fc
-        .array(txOp(p), { maxLength: 14 })
+        .array(txOp(p), { maxLength: 14, size: 'medium' })
         .chain((ops) =>
           fc.record({ t: fc.constant('tx' as const), ops: fc.constant(ops), throwAt: fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: ops.length }) }) }),
         ),
@@ -245,17 +255,39 @@ export function op(p: Profile): fc.Arbitrary<Op> {
         api: iterApi,
         range: rangeSpec(p),
         take: fc.nat(6),
-        writes: fc.array(iterWrite, { maxLength: 6 }),
+        writes: fc.array(iterWrite, { maxLength: 6, size: 'medium' }),
       }),
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('reader' as const), v: version }) },
+    { weight: Math.ceil(p.iter / 2), arbitrary: fc.record({ t: fc.constant('open' as const), api: iterApi, range: rangeSpec(p) }) },
+    { weight: p.iter, arbitrary: fc.record({ t: fc.constant('pull' as const), i: fc.nat(5), n: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 2, arbitrary: fc.constant({ t: 'check' as const }) },
+    {
+      weight: p.burst,
+      arbitrary: fc.record({ t: fc.constant('burst' as const), n: fc.integer({ min: 1, max: Math.max(1, p.burstMax) }), mod: fc.integer({ min: 1, max: 20 }), fill: fc.nat(255) }),
+    },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('bad' as const), kind: badKind }) },
   )
 }
 
 export function ops(p: Profile): fc.Arbitrary<Op[]> {
-  return fc.array(op(p), { minLength: 1, maxLength: p.maxOps })
+  return fc.array(op(p), { minLength: 1, maxLength: p.maxOps, size: 'max' })
+}
+
+/** Starts with one commit of 8-14 MB (~100 KB values), past the 8 MiB recovery window. */
+export function volumeOps(p: Profile): fc.Arbitrary<Op[]> {
+  const big: fc.Arbitrary<Op> = fc.record({
+    t: fc.constant('fill' as const),
+    fill: fc.record({
+      n: fc.integer({ min: 80, max: 140 }),
+      base: hexBytes(0, 2),
+      stride: fc.integer({ min: 1, max: 3 }),
+      pad: fc.constant(0),
+      val: fc.record({ len: fc.integer({ min: 95_000, max: 105_000 }), fill: fc.nat(255) }),
+    }),
+    via: fc.constantFrom<'batch' | 'tx'>('batch', 'tx'),
+  })
+  return fc.tuple(big, ops(p)).map(([b, rest]) => [b, ...rest])
 }
 
 export function runConfig(smallNodes: number): fc.Arbitrary<RunConfig> {
@@ -268,5 +300,7 @@ export function runConfig(smallNodes: number): fc.Arbitrary<RunConfig> {
     ),
     durability: fc.oneof({ weight: 6, arbitrary: fc.constant('none' as const) }, { weight: 1, arbitrary: fc.constant('full' as const) }),
     cacheSize: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(16384) }),
+    u8: fc.boolean(),
+    scribble: fc.boolean(),
   })
 }

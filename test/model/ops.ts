@@ -69,6 +69,9 @@ export type TxOp =
   | { t: 'iter'; api: 'range' | 'keys' | 'values'; range: RangeSpec; take: number; writes: WriteOp[] }
   /** db.put inside the callback: must be a TypeError and change nothing */
   | { t: 'dbWrite' }
+  /** open a live iterator (kept until the callback ends), or pull n items from live iterator i */
+  | { t: 'open'; api: 'range' | 'keys' | 'values'; range: RangeSpec }
+  | { t: 'pull'; i: number; n: number }
 
 export type BadKind = 'emptyPut' | 'emptyDel' | 'emptyInBatch' | 'tooLongPut' | 'tooLongInTx' | 'futureCheckout' | 'futureRollback' | 'negativeCheckout'
 
@@ -89,7 +92,12 @@ export type Op =
   | { t: 'reopen'; durability: 'full' | 'none'; nodeSize: number; cacheSize: number | null; probe: boolean }
   | { t: 'iter'; api: 'range' | 'keys' | 'values'; range: RangeSpec; take: number; writes: (WriteOp | { t: 'rollback'; v: number })[] }
   | { t: 'reader'; v: number }
+  /** live iterators over the db, kept across later ops; drained by 'check', reopen and the end */
+  | { t: 'open'; api: 'range' | 'keys' | 'values'; range: RangeSpec }
+  | { t: 'pull'; i: number; n: number }
   | { t: 'check' }
+  /** n single-op commits over `mod` small keys: many versions quickly (skip pointers, history) */
+  | { t: 'burst'; n: number; mod: number; fill: number }
   | { t: 'bad'; kind: BadKind }
 
 export interface RunConfig {
@@ -97,4 +105,8 @@ export interface RunConfig {
   durability: 'full' | 'none'
   /** null: the default cache */
   cacheSize: number | null
+  /** hand keys, values and bounds over as plain Uint8Arrays instead of Buffers */
+  u8: boolean
+  /** overwrite every buffer handed to a write once the call returns */
+  scribble: boolean
 }

@@ -1,0 +1,278 @@
+/**
+ * Copies chosen versions of a database into a fresh file (FORMAT.md §11). Versions are
+ * copied oldest first; a node or value already copied (same old offset) is referenced, not
+ * copied again, so kept versions share nodes in the new file as they did in the old one, and
+ * a catch-up round copies only what the newer commits changed. Work is done in steps with a
+ * deadline so that writers can commit between steps. The new file goes live only through
+ * Database (fsync, rename, directory fsync).
+ */
+import { randomBytes } from 'node:crypto'
+import { CambiumError } from '../errors.js'
+import { ByteWriter } from '../format/bytes.js'
+import { encodeCommit, saltSeed, type CommitRecord } from '../format/commit-record.js'
+import { COMMIT_RECORD_SIZE, HEADER_SALT_SIZE, KIND_VALUE, RECORD_OVERHEAD } from '../format/constants.js'
+import { encodeHeader, newHeader } from '../format/header.js'
+import {
+  encodeBranch,
+  encodeLeaf,
+  isLeaf,
+  isPointer,
+  isValueRef,
+  type BranchNode,
+  type ChildPointer,
+  type StoredValue,
+  type TreeNode,
+} from '../format/node-codec.js'
+import { beginRecord, endRecord } from '../format/record.js'
+import type { FileHandle } from '../io/file-io.js'
+import { ioError } from '../store/io-errors.js'
+import type { Store } from '../store/store.js'
+import type { Head } from '../txn/commit.js'
+import { skipTarget } from '../txn/commit-log.js'
+
+/** Buffered output is written to the new file in chunks of this size. */
+const FLUSH_AT = 4 << 20
+/** The new file is fsynced every this many bytes, so the final fsync never has a huge backlog. */
+const SYNC_EVERY = 64 << 20
+/** Nodes copied between two looks at the clock. */
+const CLOCK_EVERY = 64
+
+interface Frame {
+  ptr: ChildPointer
+  node: TreeNode
+  next: number
+  ptrs: ChildPointer[]
+}
+
+export interface CopiedCommit {
+  version: number
+  offset: number
+}
+
+export class Compactor {
+  readonly seed: number
+  private readonly w = new ByteWriter(FLUSH_AT + (1 << 20))
+  /** File offset of w's byte 0. */
+  private flushed: number
+  private syncedAt: number
+  private readonly nodes = new Map<number, ChildPointer>()
+  private readonly values = new Map<number, { offset: number; crc: number; length: number }>()
+  readonly copied: CopiedCommit[] = []
+  private last: CommitRecord | undefined
+  private lastOffset = 0
+  private readonly queue: Head[] = []
+  private stack: Frame[] = []
+  private root: ChildPointer | null | undefined
+  nodesCopied = 0
+  valuesCopied = 0
+
+  constructor(
+    private readonly out: FileHandle,
+    private readonly path: string,
+    private readonly source: Store,
+    createdAt: number,
+  ) {
+    const header = newHeader(randomBytes(HEADER_SALT_SIZE), createdAt)
+    this.seed = saltSeed(header.salt)
+    this.w.bytes(encodeHeader(header))
+    this.flushed = 0
+    this.syncedAt = 0
+  }
+
+  /** Bytes of the new file so far (written or buffered). */
+  get size(): number {
+    return this.flushed + this.w.pos
+  }
+
+  get pending(): number {
+    return this.queue.length
+  }
+
+  get lastCopied(): CommitRecord | undefined {
+    return this.last
+  }
+
+  /** Adds old commits (ascending versions, above any already queued) to copy. */
+  enqueue(heads: readonly Head[]): void {
+    this.queue.push(...heads)
+  }
+
+  /** Copies until the queue is empty (returns true) or the clock passes `deadline` (ms, performance.now()). */
+  step(deadline: number): boolean {
+    let n = 0
+    while (this.queue.length > 0) {
+      const h = this.queue[0]!
+      if (this.root === undefined) this.begin(h.commit)
+      while (this.stack.length > 0) {
+        this.advance()
+        if (++n % CLOCK_EVERY === 0 && performance.now() > deadline) return false
+      }
+      this.writeCommit(h.commit)
+      this.queue.shift()
+      this.root = undefined
+      if (performance.now() > deadline && this.queue.length > 0) return false
+    }
+    return true
+  }
+
+  private begin(c: CommitRecord): void {
+    if (c.rootOffset === 0) {
+      this.root = null
+      return
+    }
+    const ptr: ChildPointer = { offset: c.rootOffset, crc: c.rootCrc, count: c.count, bytes: c.treeBytes }
+    const done = this.nodes.get(ptr.offset)
+    if (done !== undefined) {
+      this.root = done
+      return
+    }
+    this.root = undefined
+    this.stack = [{ ptr, node: this.source.loadNode(ptr, false), next: 0, ptrs: [] }]
+  }
+
+  /** One unit of the depth-first copy: descend into one child or write one node. */
+  private advance(): void {
+    const f = this.stack[this.stack.length - 1]!
+    if (!isLeaf(f.node)) {
+      const b: BranchNode = f.node
+      while (f.next < b.children.length) {
+        const c = b.children[f.next]!
+        if (!isPointer(c)) throw new Error('compactor met an unwritten node')
+        const done = this.nodes.get(c.offset)
+        if (done === undefined) {
+          const child = this.source.loadNode(c, false)
+          if (child.height !== b.height - 1) throw new CambiumError('ERR_CORRUPT', `${this.path}: node height mismatch below offset ${f.ptr.offset}`, { path: this.path, offset: c.offset })
+          this.stack.push({ ptr: c, node: child, next: 0, ptrs: [] })
+          return
+        }
+        f.ptrs.push(done)
+        f.next++
+      }
+    }
+    const p = this.writeNode(f)
+    this.nodes.set(f.ptr.offset, p)
+    this.stack.pop()
+    const parent = this.stack[this.stack.length - 1]
+    if (parent === undefined) this.root = p
+    else {
+      parent.ptrs.push(p)
+      parent.next++
+    }
+  }
+
+  private writeNode(f: Frame): ChildPointer {
+    const w = this.w
+    let bytes = 0
+    let crc: number
+    let start: number
+    let count: number
+    if (isLeaf(f.node)) {
+      const values: StoredValue[] = new Array(f.node.values.length)
+      for (let i = 0; i < values.length; i++) {
+        const v = f.node.values[i]!
+        if (isValueRef(v)) {
+          let ref = this.values.get(v.offset)
+          if (ref === undefined) {
+            const body = this.source.value(v)
+            const vs = w.pos
+            beginRecord(w, KIND_VALUE)
+            w.bytes(body)
+            ref = { offset: this.flushed + vs, crc: endRecord(w, vs), length: body.length }
+            this.values.set(v.offset, ref)
+            this.valuesCopied++
+          }
+          values[i] = ref
+          bytes += RECORD_OVERHEAD + ref.length
+        } else {
+          values[i] = v
+        }
+      }
+      start = w.pos
+      crc = encodeLeaf(w, f.node.keys, values)
+      count = f.node.keys.length
+    } else {
+      start = w.pos
+      crc = encodeBranch(w, f.node.height, f.node.keys, f.ptrs)
+      count = 0
+      for (const p of f.ptrs) {
+        count += p.count
+        bytes += p.bytes
+      }
+    }
+    const offset = this.flushed + start
+    bytes += w.pos - start
+    this.nodesCopied++
+    this.maybeFlush()
+    return { offset, crc, count, bytes }
+  }
+
+  private writeCommit(old: CommitRecord): void {
+    const root = this.root ?? null
+    let skipOffset = 0
+    const target = skipTarget(old.version)
+    for (let i = this.copied.length - 1; i >= 0; i--) {
+      if (this.copied[i]!.version <= target) {
+        skipOffset = this.copied[i]!.offset
+        break
+      }
+    }
+    const offset = this.size
+    const c: CommitRecord = {
+      version: old.version,
+      time: Math.max(old.time, this.last?.time ?? 0),
+      rootOffset: root?.offset ?? 0,
+      rootCrc: root?.crc ?? 0,
+      height: root === null ? 0 : old.height,
+      flags: old.flags,
+      count: root?.count ?? 0,
+      treeBytes: root?.bytes ?? 0,
+      prevOffset: this.lastOffset,
+      skipOffset,
+      // The whole file is fsynced before it goes live, so nothing before this record is
+      // left for recovery to verify.
+      syncedUpTo: offset,
+      sourceVersion: old.sourceVersion,
+    }
+    encodeCommit(this.w, c, this.seed)
+    this.copied.push({ version: c.version, offset })
+    this.last = c
+    this.lastOffset = offset
+    this.maybeFlush()
+  }
+
+  private maybeFlush(): void {
+    if (this.w.pos >= FLUSH_AT) this.flush()
+  }
+
+  private flush(): void {
+    if (this.w.pos === 0) return
+    try {
+      this.out.write(this.w.result(), this.flushed)
+      this.flushed += this.w.pos
+      this.w.pos = 0
+      if (this.flushed - this.syncedAt >= SYNC_EVERY) {
+        this.out.sync()
+        this.syncedAt = this.flushed
+      }
+    } catch (e) {
+      throw ioError(e, 'writing the compacted file', this.path)
+    }
+  }
+
+  /** Writes out everything and fsyncs; returns the new file's head. */
+  finish(): Head {
+    if (this.last === undefined) throw new Error('compactor finished without copying a version')
+    this.flush()
+    try {
+      this.out.sync()
+    } catch (e) {
+      throw ioError(e, 'fsync of the compacted file', this.path)
+    }
+    return { commit: this.last, offset: this.lastOffset }
+  }
+
+  /** The new file's end (valid after finish()). */
+  get end(): number {
+    return this.lastOffset + COMMIT_RECORD_SIZE
+  }
+}

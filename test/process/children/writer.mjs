@@ -1,0 +1,101 @@
+// A writer child. Usage: node writer.mjs <mode> <db path> [durability]
+//
+//   hold  open read-write, print "READY <pid> <version>", then obey stdin:
+//         "COMMIT <n>" makes n commits ("ACK <v>" each, then "COMMITTED <v>"),
+//         "CLOSE" closes, prints "CLOSED" and exits 0,
+//         "EXIT" exits 0 without close() (the exit hook must release the lock).
+//   try   open read-write once: prints "OPENED <version>" (then closes), or "ERROR <json>"; exits 0.
+//   race  print "READY"; on "GO <epoch ms>" spin until then and open read-write:
+//         won: "WON <pid>", one commit, close, "DONE <version>"; lost: "ERROR <json>". Exits 0.
+//   loop  open read-write, print "READY <version>", then commit forever, printing
+//         "ACK <v>" after each commit returns (the parent SIGKILLs it).
+//
+// An unexpected failure prints "FAIL <json>" and exits 1.
+import { open } from '../../../dist/index.js'
+import { commitVersion, describeError, onStdinLines, say } from './common.mjs'
+
+const [mode, path, durability = 'full'] = process.argv.slice(2)
+const opts = { durability, keyEncoding: 'utf8', valueEncoding: 'utf8' }
+
+function fail(e) {
+  say('FAIL ' + describeError(e))
+  process.exit(1)
+}
+
+try {
+  switch (mode) {
+    case 'hold': {
+      const db = open(path, opts)
+      say(`READY ${process.pid} ${db.version}`)
+      onStdinLines((line) => {
+        try {
+          const [cmd, arg] = line.split(' ')
+          if (cmd === 'COMMIT') {
+            for (let i = 0; i < Number(arg); i++) say(`ACK ${commitVersion(db, db.version + 1)}`)
+            say(`COMMITTED ${db.version}`)
+          } else if (cmd === 'CLOSE') {
+            db.close()
+            say('CLOSED')
+            process.exit(0)
+          } else if (cmd === 'EXIT') {
+            process.exit(0)
+          }
+        } catch (e) {
+          fail(e)
+        }
+      })
+      break
+    }
+    case 'try': {
+      let db
+      try {
+        db = open(path, opts)
+      } catch (e) {
+        say('ERROR ' + describeError(e))
+        process.exit(0)
+      }
+      say(`OPENED ${db.version}`)
+      db.close()
+      process.exit(0)
+      break
+    }
+    case 'race': {
+      say('READY')
+      onStdinLines((line) => {
+        const [cmd, arg] = line.split(' ')
+        if (cmd !== 'GO') return
+        const at = Number(arg)
+        while (Date.now() < at) {
+          // spin: both contenders leave this loop at the same moment
+        }
+        let db
+        try {
+          db = open(path, opts)
+        } catch (e) {
+          say('ERROR ' + describeError(e))
+          process.exit(0)
+        }
+        try {
+          say(`WON ${process.pid}`)
+          commitVersion(db, db.version + 1)
+          const v = db.version
+          db.close()
+          say(`DONE ${v}`)
+          process.exit(0)
+        } catch (e) {
+          fail(e)
+        }
+      })
+      break
+    }
+    case 'loop': {
+      const db = open(path, opts)
+      say(`READY ${db.version}`)
+      for (;;) say(`ACK ${commitVersion(db, db.version + 1)}`)
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`)
+  }
+} catch (e) {
+  fail(e)
+}
