@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'ERR_NO_SPACE'
   | 'ERR_IO'
   | 'ERR_TRANSACTION_CLOSED'
+  | 'ERR_BUSY'
 
 export interface CambiumErrorOptions {
   cause?: unknown

@@ -18,16 +18,18 @@ export function open<KE extends EncodingName = 'binary', VE extends EncodingName
   options?: OpenOptions<KE, VE>,
 ): Database<Decoded<KE>, Decoded<VE>> {
   const o = resolveOptions(path, options)
-  const f = openFile(o.fileIO ?? realFileIO, path, o.readOnly, o.create)
-  return new Database<Decoded<KE>, Decoded<VE>>(path, f, o)
+  const io = o.fileIO ?? realFileIO
+  const f = openFile(io, path, o.readOnly, o.create)
+  return new Database<Decoded<KE>, Decoded<VE>>(path, io, f, o)
 }
 
-export { Database, type BatchOp, type RecoveryInfo } from './db/database.js'
+export { Database, type BatchOp, type RecoveryInfo, type CompactionStatus } from './db/database.js'
+export type { CompactOptions, CompactProgress, CompactResult, KeepPolicy } from './db/compaction.js'
 export { Snapshot } from './db/snapshot.js'
 export { Transaction } from './db/transaction.js'
 export type { CommitInfo, HistoryOptions } from './db/history.js'
 export type { RangeOptions } from './db/range-options.js'
-export type { OpenOptions, Durability } from './db/options.js'
+export type { OpenOptions, Durability, AutoCompactOptions } from './db/options.js'
 export type { EncodingName } from './db/encoding.js'
 export { CambiumError, isCambiumError, type ErrorCode } from './errors.js'
 export type { FileIO, FileHandle, OpenMode, WriterLock } from './io/file-io.js'

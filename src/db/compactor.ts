@@ -33,7 +33,7 @@ import { skipTarget } from '../txn/commit-log.js'
 /** Buffered output is written to the new file in chunks of this size. */
 const FLUSH_AT = 4 << 20
 /** The new file is fsynced every this many bytes, so the final fsync never has a huge backlog. */
-const SYNC_EVERY = 64 << 20
+const SYNC_EVERY = 8 << 20
 /** Nodes copied between two looks at the clock. */
 const CLOCK_EVERY = 64
 
@@ -51,6 +51,7 @@ export interface CopiedCommit {
 
 export class Compactor {
   readonly seed: number
+  private readonly salt: Uint8Array
   private readonly w = new ByteWriter(FLUSH_AT + (1 << 20))
   /** File offset of w's byte 0. */
   private flushed: number
@@ -70,9 +71,10 @@ export class Compactor {
     private readonly out: FileHandle,
     private readonly path: string,
     private readonly source: Store,
-    createdAt: number,
+    private readonly createdAt: number,
   ) {
     const header = newHeader(randomBytes(HEADER_SALT_SIZE), createdAt)
+    this.salt = header.salt
     this.seed = saltSeed(header.salt)
     this.w.bytes(encodeHeader(header))
     this.flushed = 0
@@ -259,11 +261,14 @@ export class Compactor {
     }
   }
 
-  /** Writes out everything and fsyncs; returns the new file's head. */
+  /** Writes out everything, records the final size in the header, and fsyncs; returns the
+   *  new file's head. (The header is rewritten here, before the file is live: once renamed
+   *  into place no byte of it changes.) */
   finish(): Head {
     if (this.last === undefined) throw new Error('compactor finished without copying a version')
     this.flush()
     try {
+      this.out.write(encodeHeader(newHeader(this.salt, this.createdAt, this.end)), 0)
       this.out.sync()
     } catch (e) {
       throw ioError(e, 'fsync of the compacted file', this.path)
@@ -271,7 +276,11 @@ export class Compactor {
     return { commit: this.last, offset: this.lastOffset }
   }
 
-  /** The new file's end (valid after finish()). */
+  get handle(): FileHandle {
+    return this.out
+  }
+
+  /** The new file's end (valid once every queued commit is copied). */
   get end(): number {
     return this.lastOffset + COMMIT_RECORD_SIZE
   }

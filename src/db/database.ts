@@ -3,10 +3,11 @@
  * One writer per file (a lock); any number of read-only handles, which follow the writer
  * through refresh().
  */
+import { dirname } from 'node:path'
 import { CambiumError } from '../errors.js'
 import { ByteWriter } from '../format/bytes.js'
 import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE } from '../format/constants.js'
-import type { FileHandle, WriterLock } from '../io/file-io.js'
+import type { FileHandle, FileIO, WriterLock } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
 import { findLastCommit } from '../store/recover.js'
 import { Store } from '../store/store.js'
@@ -16,8 +17,10 @@ import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
 import { encodeKey, encodeValue, own, type EncodingName } from './encoding.js'
 import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
-import type { OpenedFile } from './open-file.js'
-import type { Durability, ResolvedOptions } from './options.js'
+import { CompactionRun, type CompactOptions, type CompactResult } from './compaction.js'
+import type { Compactor } from './compactor.js'
+import { openFile, type OpenedFile } from './open-file.js'
+import type { AutoCompactOptions, Durability, ResolvedOptions } from './options.js'
 import { ReadApi } from './read-api.js'
 import { Snapshot } from './snapshot.js'
 import { Transaction } from './transaction.js'
@@ -31,6 +34,28 @@ export interface RecoveryInfo {
   tornBytes: number
 }
 
+/** One open file. Compaction replaces the current one; a replaced one stays open while
+ *  snapshots or iterators made on it are alive, so they keep reading it. */
+interface FileState {
+  handle: FileHandle
+  store: Store
+  log: CommitLog
+  seed: number
+  fileId: string
+  /** file size when compaction wrote it (header baseSize), 0 if created empty */
+  baseSize: number
+  users: WeakRef<object>[]
+}
+
+
+export interface CompactionStatus {
+  running: boolean
+  /** the last finished automatic compaction */
+  lastResult: CompactResult | undefined
+  /** the error of the last automatic compaction, if it failed */
+  lastError: unknown
+}
+
 export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   readonly path: string
   readonly readOnly: boolean
@@ -38,34 +63,57 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   readonly recovery: RecoveryInfo
   protected readonly keyEncoding: EncodingName
   protected readonly valueEncoding: EncodingName
-  private readonly handle: FileHandle
+  private readonly io: FileIO
   private readonly lock: WriterLock | undefined
-  private readonly store: Store
-  private readonly log: CommitLog
-  private readonly seed: number
+  private readonly createdAt: number
+  private readonly cacheSize: number
+  private state: FileState
+  private retired: FileState[] = []
   private readonly nodeSize: number
+  private readonly autoCompact: Required<AutoCompactOptions> | undefined
+  private run: CompactionRun | undefined
+  private readonly autoStatus: CompactionStatus = { running: false, lastResult: undefined, lastError: undefined }
   private head: Head
   private readonly buffer = new ByteWriter(64 << 10)
   private closed = false
   private inTransaction = false
 
   /** @internal use open() */
-  constructor(path: string, f: OpenedFile, o: ResolvedOptions) {
+  constructor(path: string, io: FileIO, f: OpenedFile, o: ResolvedOptions) {
     super()
     this.path = path
+    this.io = io
     this.readOnly = o.readOnly
     this.durability = o.durability
     this.keyEncoding = o.keyEncoding
     this.valueEncoding = o.valueEncoding
     this.nodeSize = o.nodeSize
-    this.handle = f.handle
+    this.cacheSize = o.cacheSize
+    this.autoCompact = o.autoCompact
     this.lock = f.lock
-    this.seed = f.seed
+    this.createdAt = f.header.createdAt
     this.head = f.head
     this.recovery = { tornBytes: f.tornBytes }
-    const end = f.head.offset + COMMIT_RECORD_SIZE
-    this.store = new Store(f.handle, path, o.cacheSize, end, end)
-    this.log = new CommitLog(this.store, f.seed)
+    this.state = this.newState(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
+  }
+
+  private newState(handle: FileHandle, seed: number, baseSize: number, end: number): FileState {
+    const store = new Store(handle, this.path, this.cacheSize, end, end)
+    let fileId = ''
+    try {
+      fileId = this.io.fileId(this.path)
+    } catch {
+      // The file vanished (renamed by a compaction?): refresh() will look again.
+    }
+    return { handle, store, log: new CommitLog(store, seed), seed, fileId, baseSize, users: [] }
+  }
+
+  private get store(): Store {
+    return this.state.store
+  }
+
+  private get log(): CommitLog {
+    return this.state.log
   }
 
   /** The latest committed version (0 for a new, empty database). */
@@ -95,6 +143,10 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     return new TreeView(this.store, headRoot(this.head.commit), this.head.commit.height)
   }
 
+  protected override track(user: object): void {
+    this.state.users.push(new WeakRef(user))
+  }
+
   private newTxn(): WriteTxn {
     return new WriteTxn(this.store, headRoot(this.head.commit), this.head.commit.height, this.nodeSize, DEFAULT_INLINE_VALUE_MAX)
   }
@@ -104,8 +156,10 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       this.store,
       this.head,
       { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head) },
-      { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.seed },
+      { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
+    if (this.retired.length > 0) this.prune()
+    if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)
     return this.head.commit.version
   }
 
@@ -172,7 +226,9 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   checkout(version: number): Snapshot<K, V> {
     this.assertReadable()
     const h = this.findVersion(version, 'checkout')
-    return new Snapshot<K, V>(this.store, h.commit, this.keyEncoding, this.valueEncoding, () => this.assertReadable())
+    const s = new Snapshot<K, V>(this.store, h.commit, this.keyEncoding, this.valueEncoding, () => this.assertReadable())
+    this.track(s)
+    return s
   }
 
   /** Appends a commit whose contents equal `version`'s; later versions stay readable. Returns the new version. */
@@ -192,16 +248,31 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   refresh(): number {
     this.assertReadable()
     if (!this.readOnly) return this.head.commit.version
+    let id = this.state.fileId
+    try {
+      id = this.io.fileId(this.path)
+    } catch {
+      // Missing for a moment: keep reading the file this handle has.
+    }
+    if (id !== this.state.fileId) {
+      // A compaction replaced the file: continue on the new one.
+      const f = openFile(this.io, this.path, true, false)
+      this.retire()
+      this.state = this.newState(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
+      this.head = f.head
+      return this.head.commit.version
+    }
     let size: number
     try {
-      size = this.handle.size()
+      size = this.state.handle.size()
     } catch (e) {
       throw ioError(e, 'refresh', this.path)
     }
     const end = this.head.offset + COMMIT_RECORD_SIZE
     if (size === end) return this.head.commit.version
     // A shorter file means a writer cut a tail this handle never trusted, then maybe wrote on.
-    const found = size < end ? findLastCommit(this.handle, this.seed, size) : findLastCommit(this.handle, this.seed, size, end)
+    const { handle, seed } = this.state
+    const found = size < end ? findLastCommit(handle, seed, size) : findLastCommit(handle, seed, size, end)
     if (found !== undefined && found.offset !== this.head.offset) {
       this.head = { commit: found.commit, offset: found.offset }
       this.store.end = found.offset + COMMIT_RECORD_SIZE
@@ -209,20 +280,144 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     return this.head.commit.version
   }
 
-  /** Closes the file (syncing first with durability 'none') and releases the writer lock. Idempotent. */
+  /** Closes the file (syncing first with durability 'none') and releases the writer lock. Idempotent.
+   *  A compaction in progress is abandoned (its temporary file removed). */
   close(): void {
     if (this.closed) return
     this.closed = true
     try {
+      this.run?.abort()
       if (!this.readOnly && this.durability === 'none' && !this.store.isPoisoned) this.store.sync()
     } finally {
       try {
-        this.handle.close()
+        for (const s of [this.state, ...this.retired]) s.handle.close()
       } finally {
         this.lock?.release()
         this.store.cache.clear()
       }
     }
+  }
+
+  /**
+   * Rewrites the versions to keep into a fresh file and swaps it in atomically; see
+   * CompactOptions. Blocks until done; compactAsync() lets writes continue meanwhile.
+   */
+  compact(opts: CompactOptions = {}): CompactResult {
+    const run = this.startCompaction(opts)
+    try {
+      while (!run.step(Infinity));
+      return run.finish()
+    } catch (e) {
+      run.abort()
+      throw e
+    } finally {
+      this.run = undefined
+    }
+  }
+
+  /**
+   * As compact(), in slices of `sliceMs` (default 10 ms) between which the event loop runs,
+   * so this process keeps committing; commits made meanwhile are copied in catch-up rounds,
+   * and only the short final round and the swap hold the thread.
+   */
+  async compactAsync(opts: CompactOptions = {}): Promise<CompactResult> {
+    const slice = opts.sliceMs ?? 10
+    if (typeof slice !== 'number' || !(slice > 0)) throw new RangeError("compact option 'sliceMs' must be a positive number of milliseconds")
+    const run = this.startCompaction(opts)
+    try {
+      while (!run.step(slice)) {
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        this.assertReadable()
+        this.store.checkWritable()
+      }
+      return run.finish()
+    } catch (e) {
+      run.abort()
+      throw e
+    } finally {
+      this.run = undefined
+    }
+  }
+
+  /** State of automatic compaction (the autoCompact option). */
+  get compaction(): CompactionStatus {
+    return { ...this.autoStatus, running: this.run !== undefined }
+  }
+
+  private startCompaction(opts: CompactOptions): CompactionRun {
+    this.assertWritable()
+    if (opts === null || typeof opts !== 'object') throw new TypeError('compact(options) takes an object { keep, onProgress, sliceMs }')
+    if (this.run !== undefined) throw new CambiumError('ERR_BUSY', `${this.path}: a compaction is already running; wait for it to finish`, { path: this.path })
+    const db = this
+    this.run = new CompactionRun(
+      {
+        io: this.io,
+        path: this.path,
+        get store() {
+          return db.store
+        },
+        get log() {
+          return db.log
+        },
+        get head() {
+          return db.head
+        },
+        createdAt: this.createdAt,
+        adopt: (tmp, c, head) => this.adopt(tmp, c, head),
+      },
+      opts,
+    )
+    return this.run
+  }
+
+  /** The swap: the fsynced new file replaces the old one (rename, then directory fsync). */
+  private adopt(tmpPath: string, c: Compactor, head: Head): void {
+    if (head.commit.version !== this.head.commit.version) throw new Error('compaction did not reach the latest version')
+    try {
+      this.io.rename(tmpPath, this.path)
+    } catch (e) {
+      throw ioError(e, 'renaming the compacted file into place', this.path)
+    }
+    this.retire()
+    this.state = this.newState(c.handle, c.seed, c.end, c.end)
+    this.head = head
+    try {
+      this.io.syncDir(dirname(this.path))
+    } catch (e) {
+      // Until the rename is durable, a crash could bring back the old file: acknowledge
+      // nothing more on the new one.
+      this.store.poisonWith(e, 'directory fsync after compaction')
+    }
+  }
+
+  private retire(): void {
+    this.retired.push(this.state)
+    this.prune()
+  }
+
+  /** Closes replaced files that no snapshot or iterator can still read. */
+  private prune(): void {
+    this.retired = this.retired.filter((s) => {
+      if (s.users.some((u) => u.deref() !== undefined)) return true
+      s.handle.close()
+      return false
+    })
+  }
+
+  private maybeAutoCompact(a: Required<AutoCompactOptions>): void {
+    const size = this.store.end
+    if (size < a.minSize) return
+    const live = Math.max(this.head.commit.treeBytes, this.state.baseSize)
+    if ((size - live) / size <= a.ratio) return
+    this.compactAsync({ keep: a.keep }).then(
+      (r) => {
+        this.autoStatus.lastResult = r
+        this.autoStatus.lastError = undefined
+      },
+      (e: unknown) => {
+        this.autoStatus.lastError = e
+      },
+    )
   }
 
   /** `using db = open(...)` closes it at the end of the scope. */
@@ -237,9 +432,10 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const h = version <= this.head.commit.version ? this.log.find(this.head, version) : undefined
     if (h === undefined) {
       const first = this.log.first(this.head).commit.version
+      const gaps = this.state.baseSize > 0 ? ' (compaction may have dropped some in between)' : ''
       throw new CambiumError(
         'ERR_VERSION_NOT_FOUND',
-        `${this.path}: version ${version} is not in this file; it holds versions ${first} to ${this.head.commit.version}`,
+        `${this.path}: version ${version} is not in this file; it holds versions ${first} to ${this.head.commit.version}${gaps}`,
         { path: this.path },
       )
     }

@@ -122,6 +122,9 @@ export function openFile(io: FileIO, path: string, readOnly: boolean, create: bo
     const end = found.offset + COMMIT_RECORD_SIZE
     if (!readOnly) {
       try {
+        // A compaction that did not finish (the process died) left its file: it never became
+        // the database, and the next compaction starts afresh.
+        if (io.exists(path + '.compact')) io.unlink(path + '.compact')
         if (size > end) handle.truncate(end)
         // Make the tail we found durable before anything is appended after it.
         handle.sync()

@@ -1,9 +1,19 @@
 /** Open options: defaults and validation (misuse is a TypeError/RangeError that says the fix). */
 import { DEFAULT_NODE_SIZE } from '../format/constants.js'
 import type { FileIO } from '../io/file-io.js'
+import { parseKeep, type KeepPolicy } from './compaction.js'
 import { ENCODINGS, type EncodingName } from './encoding.js'
 
 export type Durability = 'full' | 'none'
+
+export interface AutoCompactOptions {
+  /** compact when more than this share of the file is dead (default 0.5: the file stays within ~2x live) */
+  ratio?: number
+  /** ...and the file is at least this big (default 64 MiB) */
+  minSize?: number
+  /** versions to keep (default 'latest') */
+  keep?: KeepPolicy
+}
 
 export interface OpenOptions<KE extends EncodingName = EncodingName, VE extends EncodingName = EncodingName> {
   /** Create the file if it does not exist (default true; ignored with readOnly). */
@@ -18,6 +28,8 @@ export interface OpenOptions<KE extends EncodingName = EncodingName, VE extends 
   valueEncoding?: VE
   /** Target size in bytes of a node record (512..65536, default 1024). */
   nodeSize?: number
+  /** Compact in the background (compactAsync) when dead bytes pass a share of the file. */
+  autoCompact?: boolean | AutoCompactOptions
   /** The file layer to use (tests inject a simulated one). */
   fileIO?: FileIO
 }
@@ -30,10 +42,27 @@ export interface ResolvedOptions {
   keyEncoding: EncodingName
   valueEncoding: EncodingName
   nodeSize: number
+  autoCompact: Required<AutoCompactOptions> | undefined
   fileIO: FileIO | undefined
 }
 
-const NAMES = ['create', 'readOnly', 'durability', 'cacheSize', 'keyEncoding', 'valueEncoding', 'nodeSize', 'fileIO']
+const NAMES = ['create', 'readOnly', 'durability', 'cacheSize', 'keyEncoding', 'valueEncoding', 'nodeSize', 'autoCompact', 'fileIO']
+
+function autoCompactOption(v: unknown, readOnly: boolean): Required<AutoCompactOptions> | undefined {
+  if (v === undefined || v === false) return undefined
+  if (readOnly) throw new TypeError("option 'autoCompact' needs a writer: drop it, or open without readOnly")
+  const o = (v === true ? {} : v) as Record<string, unknown>
+  if (typeof o !== 'object' || o === null) throw new TypeError("option 'autoCompact' must be true, false or { ratio, minSize, keep }")
+  for (const k of Object.keys(o)) {
+    if (!['ratio', 'minSize', 'keep'].includes(k)) throw new TypeError(`unknown autoCompact option '${k}'; the options are: ratio, minSize, keep`)
+  }
+  const ratio = o['ratio'] ?? 0.5
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio < 1)) throw new RangeError(`autoCompact.ratio must be a number between 0 and 1 (exclusive), got ${String(ratio)}`)
+  const minSize = intOption('autoCompact.minSize', o['minSize'], 64 << 20, 0, Number.MAX_SAFE_INTEGER)
+  const keep = (o['keep'] ?? 'latest') as KeepPolicy
+  parseKeep(keep)
+  return { ratio, minSize, keep }
+}
 
 function encodingOption(name: string, v: unknown): EncodingName {
   if (v === undefined) return 'binary'
@@ -88,6 +117,7 @@ export function resolveOptions(path: unknown, opts: unknown): ResolvedOptions {
     keyEncoding: encodingOption('keyEncoding', o['keyEncoding']),
     valueEncoding: encodingOption('valueEncoding', o['valueEncoding']),
     nodeSize: intOption('nodeSize', o['nodeSize'], DEFAULT_NODE_SIZE, 512, 65536),
+    autoCompact: autoCompactOption(o['autoCompact'], readOnly),
     fileIO,
   }
 }

@@ -15,6 +15,8 @@ export abstract class ReadApi<K, V> {
   protected abstract assertReadable(): void
   /** The tree to read, as of now. */
   protected abstract view(): TreeView
+  /** Told of every iterator handed out (a Database keeps the file it reads open for it). */
+  protected track(_user: object): void {}
 
   /** The value stored under `key`, or undefined. */
   get(key: K | Uint8Array | string): V | undefined {
@@ -61,6 +63,8 @@ export abstract class ReadApi<K, V> {
         yield map(n.value[0], n.value[1])
       }
     }
-    return outer()
+    const it = outer()
+    this.track(it)
+    return it
   }
 }

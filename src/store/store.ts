@@ -163,13 +163,18 @@ export class Store {
   }
 
   private poison(e: unknown, what: string): never {
+    throw this.poisonWith(e, what)
+  }
+
+  /** Refuses every later write: after a failed fsync what reached the disk is unknown. */
+  poisonWith(e: unknown, what: string): CambiumError {
     const err = ioError(e, what, this.path)
     this.poisoned = new CambiumError(
       'ERR_IO',
       `${this.path}: an earlier ${what} failed, so what reached the disk is unknown; close and reopen the database`,
       { path: this.path, cause: err },
     )
-    throw this.poisoned
+    return this.poisoned
   }
 }
 

@@ -383,10 +383,11 @@ export class Harness {
     checkAll(this.db, m.latest, m.keys(), 'final db')
     let appended = 0
     for (const h of this.db.history()) appended += h.bytes
+    const headerSize = this.db.internals.headerSize
     this.db.close()
     this.fileSize = fs.statSync(this.file).size
-    // every byte after the 64-byte header belongs to exactly one commit's `bytes`
-    eq(this.fileSize, 64 + appended, 'file size = header + the sum of history().bytes')
+    // every byte after the header belongs to exactly one commit's `bytes`
+    eq(this.fileSize, headerSize + appended, 'file size = header + the sum of history().bytes')
     const r = open(this.file, { readOnly: true })
     try {
       eq(r.version, m.version, 'read-only reopen: version')

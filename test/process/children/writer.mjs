@@ -6,7 +6,8 @@
 //         "EXIT" exits 0 without close() (the exit hook must release the lock).
 //   try   open read-write once: prints "OPENED <version>" (then closes), or "ERROR <json>"; exits 0.
 //   race  print "READY"; on "GO <epoch ms>" spin until then and open read-write:
-//         won: "WON <pid>", one commit, close, "DONE <version>"; lost: "ERROR <json>". Exits 0.
+//         won: "WON <pid>", then on "FINISH" one commit, close, "DONE <version>", exit 0;
+//         lost: "ERROR <json>", exit 0.
 //   loop  open read-write, print "READY <version>", then commit forever, printing
 //         "ACK <v>" after each commit returns (the parent SIGKILLs it).
 //
@@ -75,16 +76,21 @@ try {
           say('ERROR ' + describeError(e))
           process.exit(0)
         }
-        try {
-          say(`WON ${process.pid}`)
-          commitVersion(db, db.version + 1)
-          const v = db.version
-          db.close()
-          say(`DONE ${v}`)
-          process.exit(0)
-        } catch (e) {
-          fail(e)
-        }
+        say(`WON ${process.pid}`)
+        // Keep the lock until the parent has the loser's answer: a winner that closed at once
+        // would let a slower contender (e.g. one pausing for the reclaim guard) win after it.
+        onStdinLines((line2) => {
+          if (line2 !== 'FINISH') return
+          try {
+            commitVersion(db, db.version + 1)
+            const v = db.version
+            db.close()
+            say(`DONE ${v}`)
+            process.exit(0)
+          } catch (e) {
+            fail(e)
+          }
+        })
       })
       break
     }

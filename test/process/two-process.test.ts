@@ -1,0 +1,316 @@
+/**
+ * cambium across real processes: the writer lock, read-only followers (refresh()), racing
+ * writers and kill -9. Children (test/process/children/*.mjs) run the built dist/index.js;
+ * this process uses src/. Every version's contents are a function of its number
+ * (children/common.mjs), so any process can check any version.
+ *
+ * Nothing waits on a timer except the random kill delays: readiness and progress are lines
+ * the children print. Set CAMBIUM_SEED to replay the kill delays of a failed run.
+ */
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { isCambiumError, open } from '../../src/index.js'
+import { Rng } from '../helpers/rng.js'
+import { spawnChild, killLiveChildren, type Child } from './child.js'
+import { checkVersion, commitVersion } from './children/common.mjs'
+
+const repo = path.resolve(import.meta.dirname, '../..')
+const seed = Number(process.env['CAMBIUM_SEED'] ?? Math.floor(Math.random() * 2 ** 31))
+
+let dir: string
+let dbPath: string
+let lockPath: string
+
+const utf8 = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
+const openRW = () => open(dbPath, utf8)
+const openRO = () => open(dbPath, { ...utf8, readOnly: true })
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const log = (msg: string) => console.log(`[two-process] ${msg}`)
+
+function createEmpty(): void {
+  openRW().close()
+}
+
+function lockHolderPid(): number {
+  return (JSON.parse(fs.readFileSync(lockPath, 'utf8')) as { pid: number }).pid
+}
+
+interface ChildError {
+  code: string | null
+  message: string
+}
+
+function parseError(json: string): ChildError {
+  return JSON.parse(json) as ChildError
+}
+
+/** ACKs of a 'loop' writer: consecutive from start + 1. Returns the last acknowledged version. */
+function lastAck(w: Child, start: number): number {
+  const acks = w.acks()
+  acks.forEach((v, i) => {
+    if (v !== start + 1 + i) throw new Error(`ACK #${i} is ${v}, expected ${start + 1 + i}`)
+  })
+  return acks.length === 0 ? start : acks[acks.length - 1]!
+}
+
+beforeAll(() => {
+  if (fs.existsSync(path.join(repo, 'dist/index.js'))) return
+  const r = spawnSync('npm', ['run', 'build'], { cwd: repo, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
+}, 120_000)
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-proc-'))
+  dbPath = path.join(dir, 'test.cambium')
+  lockPath = dbPath + '.lock'
+})
+
+afterEach(async () => {
+  await killLiveChildren()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+describe('two processes', () => {
+  it('a second read-write open gets ERR_LOCKED naming the holder; a read-only open reads', async () => {
+    const writer = spawnChild('writer.mjs', 'hold', dbPath)
+    const ready = await writer.waitFor(/^READY (\d+) (\d+)$/)
+    const pid = Number(ready[1])
+    expect(pid).toBe(writer.pid)
+    expect(Number(ready[2])).toBe(0)
+    expect(lockHolderPid()).toBe(pid)
+    writer.send('COMMIT 25')
+    await writer.waitFor(/^COMMITTED 25$/)
+
+    // Another process, read-write: refused, and told who holds the lock.
+    const second = spawnChild('writer.mjs', 'try', dbPath)
+    const err = parseError((await second.waitFor(/^(?:OPENED|ERROR) (.*)$/))[1]!)
+    await second.exitsCleanly()
+    expect(err.code).toBe('ERR_LOCKED')
+    expect(err.message).toMatch(new RegExp(`\\bprocess ${pid}\\b`))
+    expect(err.message).toContain('readOnly: true')
+
+    // This process too.
+    let caught: unknown
+    try {
+      openRW().close()
+    } catch (e) {
+      caught = e
+    }
+    expect(isCambiumError(caught, 'ERR_LOCKED')).toBe(true)
+    expect((caught as Error).message).toMatch(new RegExp(`\\bprocess ${pid}\\b`))
+
+    // A third process, read-only: opens while the writer holds the lock, and reads every version.
+    const reader = spawnChild('reader.mjs', 'read', dbPath)
+    await reader.waitFor(/^READ 25$/)
+    await reader.exitsCleanly()
+
+    // The failed opens did not disturb the holder: it still owns the lock and commits.
+    expect(lockHolderPid()).toBe(pid)
+    writer.send('COMMIT 5')
+    await writer.waitFor(/^COMMITTED 30$/)
+    writer.send('CLOSE')
+    await writer.waitFor(/^CLOSED$/)
+    await writer.exitsCleanly()
+    expect(fs.existsSync(lockPath)).toBe(false)
+
+    // Released by close(): the next read-write open succeeds.
+    const third = spawnChild('writer.mjs', 'try', dbPath)
+    await third.waitFor(/^OPENED 30$/)
+    await third.exitsCleanly()
+
+    // A writer that exits without close() releases the lock too (exit hook).
+    const quitter = spawnChild('writer.mjs', 'hold', dbPath)
+    await quitter.waitFor(/^READY \d+ 30$/)
+    quitter.send('COMMIT 1')
+    await quitter.waitFor(/^COMMITTED 31$/)
+    quitter.send('EXIT')
+    await quitter.exitsCleanly()
+    expect(fs.existsSync(lockPath)).toBe(false)
+    const db = openRW()
+    try {
+      expect(db.version).toBe(31)
+      checkVersion(db, 31, true)
+    } finally {
+      db.close()
+    }
+  })
+
+  it.each([
+    ['full', 300],
+    ['none', 1000],
+  ] as const)(
+    'a read-only follower sees every commit complete, in order (durability %s, %i commits)',
+    async (durability, n) => {
+      createEmpty()
+      const t0 = Date.now()
+      const reader = spawnChild('reader.mjs', 'follow', dbPath)
+      await reader.waitFor(/^READY 0$/)
+      const writer = spawnChild('writer.mjs', 'hold', dbPath, durability)
+      await writer.waitFor(/^READY \d+ 0$/)
+      writer.send(`COMMIT ${n}`)
+      await writer.waitFor(new RegExp(`^COMMITTED ${n}$`), 60_000)
+      expect(writer.acks()).toEqual(Array.from({ length: n }, (_, i) => i + 1))
+      writer.send('CLOSE')
+      await writer.exitsCleanly()
+
+      reader.send('SYNC')
+      await reader.waitFor(new RegExp(`^AT ${n}$`))
+      reader.send('STOP')
+      const stats = JSON.parse((await reader.waitFor(/^DONE (.*)$/))[1]!) as { last: number; distinct: number; refreshes: number }
+      await reader.exitsCleanly()
+      expect(stats.last).toBe(n)
+      log(`follow ${durability}: ${n} commits in ${Date.now() - t0} ms; reader ${JSON.stringify(stats)}`)
+    },
+    90_000,
+  )
+
+  it('two writers started together: exactly one gets the lock (20 rounds, half over a stale lock)', async () => {
+    createEmpty()
+    const t0 = Date.now()
+    let staleRounds = 0
+    for (let round = 0; round < 20; round++) {
+      const stale = round % 2 === 1
+      if (stale) {
+        // A writer killed with the lock held leaves a lock file naming a dead pid: both
+        // contenders must go through reclaim, and still only one may win.
+        const holder = spawnChild('writer.mjs', 'hold', dbPath)
+        await holder.waitFor(/^READY /)
+        await holder.kill9()
+        expect(lockHolderPid()).toBe(holder.pid)
+        staleRounds++
+      }
+      const a = spawnChild('writer.mjs', 'race', dbPath)
+      const b = spawnChild('writer.mjs', 'race', dbPath)
+      await Promise.all([a.waitFor(/^READY$/), b.waitFor(/^READY$/)])
+      const at = Date.now() + 150
+      a.send(`GO ${at}`)
+      b.send(`GO ${at}`)
+      const [ra, rb] = await Promise.all([a.waitFor(/^(WON|ERROR) (.*)$/), b.waitFor(/^(WON|ERROR) (.*)$/)])
+      const results = [ra[1], rb[1]]
+      expect(results.sort(), `round ${round}: ${ra[0]} / ${rb[0]}`).toEqual(['ERROR', 'WON'])
+      const [winner, loser, lost] = ra[1] === 'WON' ? [a, b, rb] : [b, a, ra]
+      const err = parseError(lost[2]!)
+      expect(err.code, `round ${round}: ${lost[0]}`).toBe('ERR_LOCKED')
+      expect(err.message).toMatch(new RegExp(`\\bprocess ${winner.pid}\\b`))
+      winner.send('FINISH')
+      await winner.waitFor(new RegExp(`^DONE ${round + 1}$`))
+      await Promise.all([winner.exitsCleanly(), loser.exitsCleanly()])
+      expect(fs.existsSync(lockPath)).toBe(false)
+    }
+    const db = openRO()
+    try {
+      expect(db.version).toBe(20)
+      checkVersion(db, 20, true)
+    } finally {
+      db.close()
+    }
+    log(`race: 20 rounds (${staleRounds} over a stale lock) in ${Date.now() - t0} ms`)
+  }, 90_000)
+
+  it('kill -9 during commits: the lock is reclaimed and every acknowledged version survives (30 rounds)', async () => {
+    const rng = new Rng(seed)
+    createEmpty()
+    const t0 = Date.now()
+    let version = 0
+    let unacked = 0
+    let torn = 0
+    let commits = 0
+    for (let round = 0; round < 30; round++) {
+      const durability = round % 3 === 2 ? 'none' : 'full'
+      const delay = 20 + rng.int(281)
+      const ctx = `seed ${seed}, round ${round}, durability ${durability}, kill after ${delay} ms`
+      const w = spawnChild('writer.mjs', 'loop', dbPath, durability)
+      const start = Number((await w.waitFor(/^READY (\d+)$/))[1])
+      expect(start, ctx).toBe(version)
+      await sleep(delay)
+      const st = await w.kill9()
+      expect(st.signal, ctx).toBe('SIGKILL')
+      const acked = lastAck(w, start)
+      expect(lockHolderPid(), ctx).toBe(w.pid)
+
+      const db = openRW() // must reclaim the dead writer's lock
+      try {
+        torn += db.recovery.tornBytes > 0 ? 1 : 0
+        expect(db.version, ctx).toBeGreaterThanOrEqual(acked)
+        unacked += db.version - acked
+        commits += db.version - start
+        for (let u = start + 1; u <= db.version; u++) checkVersion(db.checkout(u), u)
+        for (let i = 0; i < 20; i++) {
+          const u = rng.int(start + 1)
+          checkVersion(db.checkout(u), u)
+        }
+        checkVersion(db, db.version, round % 5 === 4)
+        commitVersion(db, db.version + 1)
+        checkVersion(db, db.version)
+        version = db.version
+      } catch (e) {
+        throw new Error(`${ctx}: ${(e as Error).message}`, { cause: e })
+      } finally {
+        db.close()
+      }
+      expect(fs.existsSync(lockPath)).toBe(false)
+    }
+    const db = openRO()
+    try {
+      expect(db.version).toBe(version)
+      checkVersion(db, version, true)
+    } finally {
+      db.close()
+    }
+    log(
+      `kill -9: 30 rounds, ${commits} commits by killed writers (${unacked} made but not acknowledged), ` +
+        `${torn} torn tails, ${fs.statSync(dbPath).size} bytes, ${Date.now() - t0} ms (seed ${seed})`,
+    )
+  }, 120_000)
+
+  it('a writer killed with kill -9 while a reader follows: the reader never sees a partial commit', async () => {
+    const rng = new Rng(seed + 1)
+    createEmpty()
+    const t0 = Date.now()
+    const reader = spawnChild('reader.mjs', 'follow', dbPath)
+    await reader.waitFor(/^READY 0$/)
+    let version = 0
+    let torn = 0
+    for (let round = 0; round < 10; round++) {
+      const durability = round % 2 === 1 ? 'none' : 'full'
+      const delay = 20 + rng.int(281)
+      const ctx = `seed ${seed + 1}, round ${round}, durability ${durability}, kill after ${delay} ms`
+      // The new writer cuts off any torn tail the last one left, under the reader's feet.
+      const w = spawnChild('writer.mjs', 'loop', dbPath, durability)
+      const start = Number((await w.waitFor(/^READY (\d+)$/))[1])
+      expect(start, ctx).toBe(version)
+      await sleep(delay)
+      await w.kill9()
+      const acked = lastAck(w, start)
+
+      // The file is stable now: the reader's latest version and a fresh open's must agree.
+      reader.send('SYNC')
+      const at = Number((await reader.waitFor(/^AT (\d+)$/))[1])
+      expect(at, ctx).toBeGreaterThanOrEqual(acked)
+      const db = openRO()
+      try {
+        expect(db.version, ctx).toBe(at)
+        torn += db.recovery.tornBytes > 0 ? 1 : 0
+      } finally {
+        db.close()
+      }
+      version = at
+    }
+    // A writer that lives: the reader follows it to the end.
+    const w = spawnChild('writer.mjs', 'hold', dbPath)
+    await w.waitFor(new RegExp(`^READY \\d+ ${version}$`))
+    w.send('COMMIT 20')
+    await w.waitFor(new RegExp(`^COMMITTED ${version + 20}$`))
+    w.send('CLOSE')
+    await w.exitsCleanly()
+    reader.send('SYNC')
+    await reader.waitFor(new RegExp(`^AT ${version + 20}$`))
+    reader.send('STOP')
+    const stats = (await reader.waitFor(/^DONE (.*)$/))[1]!
+    await reader.exitsCleanly()
+    log(`kill -9 under a follower: 10 rounds to version ${version + 20}, ${torn} torn tails, ${Date.now() - t0} ms; reader ${stats}`)
+  }, 90_000)
+})
