@@ -218,6 +218,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
       throw new TypeError('transaction callbacks must be synchronous: the callback returned a promise, so nothing was committed')
     }
+    // The callback may have closed the database: then nothing can be committed.
+    this.assertReadable()
     if (t.wrote) this.commit(t)
     return result
   }
