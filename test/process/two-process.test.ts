@@ -12,6 +12,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { COMMIT_RECORD_SIZE } from '../../src/format/constants.js'
 import { isCambiumError, open } from '../../src/index.js'
 import { Rng } from '../helpers/rng.js'
 import { spawnChild, killLiveChildren, type Child } from './child.js'
@@ -207,6 +208,8 @@ describe('two processes', () => {
     } finally {
       db.close()
     }
+    // Reclaims and releases leave nothing behind (no lock, guard, temp or set-aside files).
+    expect(fs.readdirSync(dir)).toEqual(['test.cambium'])
     log(`race: 20 rounds (${staleRounds} over a stale lock) in ${Date.now() - t0} ms`)
   }, 90_000)
 
@@ -227,12 +230,13 @@ describe('two processes', () => {
       expect(start, ctx).toBe(version)
       await sleep(delay)
       const st = await w.kill9()
-      expect(st.signal, ctx).toBe('SIGKILL')
+      expect(st.signal, `${ctx}\n${w.describe()}`).toBe('SIGKILL')
       const acked = lastAck(w, start)
       expect(lockHolderPid(), ctx).toBe(w.pid)
 
       const db = openRW() // must reclaim the dead writer's lock
       try {
+        expect(lockHolderPid(), ctx).toBe(process.pid)
         torn += db.recovery.tornBytes > 0 ? 1 : 0
         expect(db.version, ctx).toBeGreaterThanOrEqual(acked)
         unacked += db.version - acked
@@ -253,13 +257,18 @@ describe('two processes', () => {
       }
       expect(fs.existsSync(lockPath)).toBe(false)
     }
+    // Every version ever committed, once more, from a fresh handle.
+    const t1 = Date.now()
     const db = openRO()
     try {
       expect(db.version).toBe(version)
       checkVersion(db, version, true)
+      for (let u = 0; u < version; u++) checkVersion(db.checkout(u), u)
     } finally {
       db.close()
     }
+    expect(fs.readdirSync(dir)).toEqual(['test.cambium'])
+    log(`kill -9: final check of all ${version + 1} versions in ${Date.now() - t1} ms`)
     log(
       `kill -9: 30 rounds, ${commits} commits by killed writers (${unacked} made but not acknowledged), ` +
         `${torn} torn tails, ${fs.statSync(dbPath).size} bytes, ${Date.now() - t0} ms (seed ${seed})`,
@@ -274,6 +283,7 @@ describe('two processes', () => {
     await reader.waitFor(/^READY 0$/)
     let version = 0
     let torn = 0
+    let fakeTorn = 0
     for (let round = 0; round < 10; round++) {
       const durability = round % 2 === 1 ? 'none' : 'full'
       const delay = 20 + rng.int(281)
@@ -283,7 +293,8 @@ describe('two processes', () => {
       const start = Number((await w.waitFor(/^READY (\d+)$/))[1])
       expect(start, ctx).toBe(version)
       await sleep(delay)
-      await w.kill9()
+      const st = await w.kill9()
+      expect(st.signal, `${ctx}\n${w.describe()}`).toBe('SIGKILL')
       const acked = lastAck(w, start)
 
       // The file is stable now: the reader's latest version and a fresh open's must agree.
@@ -291,11 +302,46 @@ describe('two processes', () => {
       const at = Number((await reader.waitFor(/^AT (\d+)$/))[1])
       expect(at, ctx).toBeGreaterThanOrEqual(acked)
       const db = openRO()
+      let tornBytes: number
+      let lastCommitBytes: Buffer | undefined
       try {
         expect(db.version, ctx).toBe(at)
-        torn += db.recovery.tornBytes > 0 ? 1 : 0
+        tornBytes = db.recovery.tornBytes
+        torn += tornBytes > 0 ? 1 : 0
+        const head = db.internals.head
+        if (head.commit.version > 0) {
+          // The last commit's bytes: its new records and its commit record.
+          const from = head.commit.prevOffset + COMMIT_RECORD_SIZE
+          lastCommitBytes = Buffer.alloc(head.offset + COMMIT_RECORD_SIZE - from)
+          const fd = fs.openSync(dbPath, 'r')
+          try {
+            expect(fs.readSync(fd, lastCommitBytes, 0, lastCommitBytes.length, from)).toBe(lastCommitBytes.length)
+          } finally {
+            fs.closeSync(fd)
+          }
+        }
       } finally {
         db.close()
+      }
+
+      if (round % 2 === 0 && lastCommitBytes !== undefined) {
+        // A torn commit, made on purpose: a prefix of a real commit's bytes (valid records, no
+        // complete commit record) appended while the reader follows. It must not move, and the
+        // next writer cuts it off under its feet.
+        const n = lastCommitBytes.length
+        const choice = rng.int(3)
+        const cut = choice === 0 ? n - 1 : choice === 1 && n > COMMIT_RECORD_SIZE ? n - COMMIT_RECORD_SIZE : 1 + rng.int(n - 1)
+        fs.appendFileSync(dbPath, lastCommitBytes.subarray(0, cut))
+        reader.send('SYNC')
+        expect(Number((await reader.waitFor(/^AT (\d+)$/))[1]), `${ctx}, torn tail of ${cut}/${n} bytes`).toBe(at)
+        const again = openRO()
+        try {
+          expect(again.version, ctx).toBe(at)
+          expect(again.recovery.tornBytes, ctx).toBe(tornBytes + cut)
+        } finally {
+          again.close()
+        }
+        fakeTorn++
       }
       version = at
     }
@@ -311,6 +357,6 @@ describe('two processes', () => {
     reader.send('STOP')
     const stats = (await reader.waitFor(/^DONE (.*)$/))[1]!
     await reader.exitsCleanly()
-    log(`kill -9 under a follower: 10 rounds to version ${version + 20}, ${torn} torn tails, ${Date.now() - t0} ms; reader ${stats}`)
+    log(`kill -9 under a follower: 10 rounds to version ${version + 20}, ${torn} torn tails (+${fakeTorn} made), ${Date.now() - t0} ms; reader ${stats}`)
   }, 90_000)
 })
