@@ -50,12 +50,21 @@ function createFile(io: FileIO, path: string): void {
   if (io.exists(tmp)) io.unlink(tmp)
   const h = io.open(tmp, 'create')
   try {
-    h.write(newFileImage(Date.now()), 0)
-    h.sync()
-  } finally {
-    h.close()
+    try {
+      h.write(newFileImage(Date.now()), 0)
+      h.sync()
+    } finally {
+      h.close()
+    }
+    io.rename(tmp, path)
+  } catch (e) {
+    try {
+      if (io.exists(tmp)) io.unlink(tmp)
+    } catch {
+      // The original error matters more; a later create removes the leftover.
+    }
+    throw e
   }
-  io.rename(tmp, path)
   io.syncDir(dirname(path))
 }
 
@@ -126,8 +135,11 @@ export function openFile(io: FileIO, path: string, readOnly: boolean, create: bo
         // the database, and the next compaction starts afresh.
         if (io.exists(path + '.compact')) io.unlink(path + '.compact')
         if (size > end) handle.truncate(end)
-        // Make the tail we found durable before anything is appended after it.
+        // Make the tail we found durable before anything is appended after it, and the
+        // file's directory entry too: an earlier creation or compaction may have renamed
+        // it into place and failed before its directory fsync.
         handle.sync()
+        io.syncDir(dirname(path))
       } catch (e) {
         throw ioError(e, 'recovery of the file tail', path)
       }

@@ -18,7 +18,8 @@
  * replay it with CAMBIUM_FAULT_SEED_BASE=<seed> CAMBIUM_FAULT_SEEDS=1.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { COMMIT_RECORD_SIZE, type Durability } from '../../src/index.js'
+import { COMMIT_RECORD_SIZE } from '../../src/format/constants.js'
+import type { Durability, FileIO } from '../../src/index.js'
 import { CRASH_MODES, SimFileIO, type CrashMode } from '../helpers/sim-file-io.js'
 import {
   checkAllVersions,
@@ -26,11 +27,15 @@ import {
   DB_PATH,
   describeError,
   isCambium,
+  layeredIO,
+  yieldToEventLoop,
   makeWorkload,
   Mismatch,
   openDb,
   runWorkload,
   type Contents,
+  type Db,
+  type RetryLog,
   type RunResult,
   type Workload,
 } from './workload.js'
@@ -77,19 +82,23 @@ function checkReopen(sim: SimFileIO, res: RunResult, wl: Workload, durability: D
     } else bump('creation: no file')
   }
 
-  if (sim.exists(DB_PATH)) {
-    let ro
+  // A read-only open first: same survival rule, file untouched. It stays open and must
+  // follow the writer's recovery (tail cut) and next commit through refresh().
+  const existed = sim.exists(DB_PATH)
+  let ro: Db | undefined
+  let roVersion = -1
+  if (existed) {
+    const sizeBefore = sim.fileBytes(DB_PATH).length
     try {
       ro = openDb(sim, { ...o, readOnly: true })
     } catch (e) {
       fail(ctx, `read-only open threw ${describeError(e)}`)
     }
-    const v = ro.version
-    if (v > res.lastAttempted) fail(ctx, `read-only open found version ${v}, but the last commit attempted was ${res.lastAttempted}`)
-    checkContents(ro, wl.versions[v]!, `${ctx} read-only v${v}`)
-    ro.close()
+    roVersion = ro.version
+    if (roVersion > res.lastAttempted) fail(ctx, `read-only open found version ${roVersion}, but the last commit attempted was ${res.lastAttempted}`)
+    checkContents(ro, wl.versions[roVersion]!, `${ctx} read-only v${roVersion}`)
+    if (sim.fileBytes(DB_PATH).length !== sizeBefore) fail(ctx, 'a read-only open changed the file size')
   }
-  const roVersion = sim.exists(DB_PATH) ? undefined : 0
 
   let db
   try {
@@ -98,11 +107,12 @@ function checkReopen(sim: SimFileIO, res: RunResult, wl: Workload, durability: D
     fail(ctx, `open threw ${describeError(e)}`)
   }
   const v = db.version
+  if (ro !== undefined && roVersion !== v) fail(ctx, `read-only open found version ${roVersion}, read-write open ${v}`)
   const lo = durability === 'full' ? Math.max(0, res.lastAcked) : 0
   if (v < lo || v > res.lastAttempted) {
     fail(ctx, `reopened at version ${v}; allowed ${lo}..${res.lastAttempted} (lastAcked ${res.lastAcked}, durability ${durability})`)
   }
-  if (roVersion !== undefined && v !== 0) fail(ctx, `created fresh but at version ${v}`)
+  if (!existed && v !== 0) fail(ctx, `created fresh but at version ${v}`)
   bump(v === res.lastAttempted ? (v === res.lastAcked ? 'at lastAcked (nothing in flight)' : 'in-flight commit survived') : v === res.lastAcked ? 'in-flight commit lost' : 'older than lastAcked (none)')
   checkAllVersions(db, wl.versions, ctx, wl.probeKeys)
   const end = db.internals.head.offset + COMMIT_RECORD_SIZE
@@ -119,6 +129,19 @@ function checkReopen(sim: SimFileIO, res: RunResult, wl: Workload, durability: D
     fail(ctx, `the first commit after recovery threw ${describeError(e)}`)
   }
   if (nv !== v + 1) fail(ctx, `the first commit after recovery returned version ${nv}, expected ${v + 1}`)
+  if (ro !== undefined) {
+    try {
+      const rv = ro.refresh()
+      if (rv !== v + 1) fail(ctx, `a read-only handle opened before recovery refreshes to version ${rv}, expected ${v + 1}`)
+      const want = new Map(wl.versions[v]!)
+      want.set('after/crash', marker)
+      checkContents(ro, want, `${ctx} read-only handle after refresh()`)
+    } catch (e) {
+      if (e instanceof Mismatch) throw e
+      fail(ctx, `refresh() of a read-only handle opened before recovery threw ${describeError(e)}`)
+    }
+    ro.close()
+  }
   if (sim.openHandleCount !== 0) fail(ctx, `${sim.openHandleCount} file handles still open after close()`)
   const after = sim.crash('drop', 7)
   const db2 = openDb(after, o)
@@ -143,7 +166,7 @@ interface SeedReport {
   failures: string[]
 }
 
-function sweepSeed(seed: number): SeedReport {
+async function sweepSeed(seed: number): Promise<SeedReport> {
   const durability = durabilityOf(seed)
   const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
   const failures: string[] = []
@@ -161,6 +184,7 @@ function sweepSeed(seed: number): SeedReport {
   check.close()
 
   for (let n = 1; n <= total; n++) {
+    await yieldToEventLoop()
     const sim = new SimFileIO({ seed: seed * 7919 + n, plan: { crashAt: n }, powersafeOverwrite: true })
     let r: RunResult
     try {
@@ -189,6 +213,75 @@ function sweepSeed(seed: number): SeedReport {
 
 const contentsSize = (c: Contents): number => c.size
 
+/**
+ * Crash during recovery: take a crashed image, then crash again at every op of the
+ * recovering open, the first commit after it and close, in every mode. The version found
+ * at the first recovery (v) is durable (the image is), so the second reopen must give v
+ * or v + 1 (v + 1 exactly once that commit was acknowledged with durability 'full'), with
+ * exact contents, and never resurrect bytes of the torn tail the first recovery cut.
+ */
+async function doubleCrash(seed: number, firstModes: readonly CrashMode[], every: number): Promise<{ cases: number; failures: string[] }> {
+  const durability = durabilityOf(seed)
+  const o = { durability }
+  const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
+  const clean = new SimFileIO({ seed, powersafeOverwrite: true })
+  runWorkload(clean, wl, o)
+  const total = clean.ops
+  const failures: string[] = []
+  let cases = 0
+  for (let n = 1 + (seed % every); n <= total; n += every) {
+    const sim = new SimFileIO({ seed: seed * 7919 + n, plan: { crashAt: n }, powersafeOverwrite: true })
+    const r = runWorkload(sim, wl, o)
+    if (r.lastAcked < 0) continue
+    for (const [mi, mode1] of firstModes.entries()) {
+      const image = sim.crash(mode1, seed * 31 + n * 8 + mi)
+      // What a clean recovery finds, and how many ops recovery + one commit + close take.
+      const probe = image.clone({ seed: 1, powersafeOverwrite: true })
+      const pdb = openDb(probe, o)
+      const v = pdb.version
+      pdb.put('second/commit', Buffer.from('x'))
+      pdb.close()
+      const ops2 = probe.ops
+      const want = new Map(wl.versions[v]!)
+      want.set('second/commit', Buffer.from('x'))
+      await yieldToEventLoop()
+      for (let m = 1; m <= ops2; m++) {
+        const s = image.clone({ seed: seed + m, plan: { crashAt: m }, powersafeOverwrite: true })
+        let acked = false
+        try {
+          const db = openDb(s, o)
+          db.put('second/commit', Buffer.from('x'))
+          acked = durability === 'full'
+          db.close()
+          acked = true
+        } catch (e) {
+          if (!s.isCrashed) {
+            failures.push(`seed ${seed} op ${n} mode ${mode1}, then crash at recovery op ${m}: ${describeError(e)}`)
+            continue
+          }
+        }
+        for (const [mj, mode2] of CRASH_MODES.entries()) {
+          cases++
+          const ctx = `seed ${seed} op ${n} mode ${mode1} (${durability}; recovered v${v}), then crash at recovery op ${m} mode ${mode2}`
+          try {
+            const after = s.crash(mode2, seed * 17 + m * 8 + mj)
+            const db = openDb(after, o)
+            const v2 = db.version
+            if (v2 !== (acked ? v + 1 : v2) || v2 < v || v2 > v + 1) fail(ctx, `reopened at version ${v2}; allowed ${acked ? v + 1 : `${v}..${v + 1}`}`)
+            checkContents(db, v2 === v ? wl.versions[v]! : want, `${ctx} v${v2}`)
+            if (v2 > 0) checkContents(db.checkout(v2 - 1), wl.versions[v2 - 1]!, `${ctx} checkout(${v2 - 1})`)
+            db.put('third/commit', Buffer.from('y'))
+            db.close()
+          } catch (e) {
+            failures.push(e instanceof Mismatch ? e.message : `${ctx}: ${describeError(e)}`)
+          }
+        }
+      }
+    }
+  }
+  return { cases, failures }
+}
+
 describe('crash sweep (T1)', () => {
   afterAll(() => {
     console.log(
@@ -197,10 +290,106 @@ describe('crash sweep (T1)', () => {
     )
   })
 
+  it('self-test: the sweep notices an fsync that lies (every 3rd commit fsync does nothing)', () => {
+    // Guards the harness itself: if this stops failing cases, the checks above went blind.
+    const seed = 2
+    const o = { durability: 'full' as const }
+    const wl = makeWorkload(seed, { commits: 12, loadKeys: 30 })
+    const liar = (sim: SimFileIO): FileIO => {
+      let syncs = 0
+      return layeredIO(sim, (h) => ({
+        read: (b, p) => h.read(b, p),
+        write: (b, p) => h.write(b, p),
+        sync: () => {
+          // The creation's and the open's fsyncs are honest; then every 3rd one lies.
+          if (++syncs > 2 && syncs % 3 === 0) return
+          h.sync()
+        },
+        truncate: (n) => h.truncate(n),
+        size: () => h.size(),
+        close: () => h.close(),
+      }))
+    }
+    const clean = new SimFileIO({ seed, powersafeOverwrite: true })
+    runWorkload(clean, wl, o, liar(clean))
+    const saved = { ...stats, byOutcome: new Map(stats.byOutcome) }
+    let caught = 0
+    for (let n = 1; n <= clean.ops; n++) {
+      const sim = new SimFileIO({ seed: n, plan: { crashAt: n }, powersafeOverwrite: true })
+      const r = runWorkload(sim, wl, o, liar(sim))
+      try {
+        checkReopen(sim.crash('drop', n), r, wl, 'full', `self-test op ${n}`)
+      } catch (e) {
+        expect(e).toBeInstanceOf(Mismatch)
+        expect((e as Error).message).toMatch(/reopened at version \d+; allowed/)
+        caught++
+      }
+    }
+    Object.assign(stats, saved)
+    expect(caught).toBeGreaterThan(0)
+  })
+
+  it('a failed write (ENOSPC/EIO, retried) followed by a crash a few ops later recovers', { timeout: 600_000 }, async () => {
+    const failures: string[] = []
+    let cases = 0
+    for (let i = 0; i < Math.max(3, Math.ceil(SEEDS / 5)); i++) {
+      const seed = SEED_BASE + i
+      const durability = durabilityOf(seed)
+      const o = { durability }
+      const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
+      const writes: number[] = []
+      const clean = new SimFileIO({ seed, powersafeOverwrite: true, onOp: (n, d) => void (d.startsWith('write') && writes.push(n)) })
+      runWorkload(clean, wl, o)
+      // Some commit writes (not creation's): the failing write leaves a random prefix, then the file is cut back.
+      const picks = writes.filter((n) => n > 6).filter((_, j, a) => j % Math.max(1, Math.floor(a.length / 6)) === 0)
+      for (const [pi, f] of picks.entries()) {
+        await yieldToEventLoop()
+        const failWith = pi % 2 === 0 ? 'ENOSPC' : 'EIO'
+        for (let n = f + 1; n <= f + 7; n++) {
+          const sim = new SimFileIO({ seed: seed * 131 + n, plan: { failAt: f, failWith, crashAt: n }, powersafeOverwrite: true })
+          const log: RetryLog = { failures: [] }
+          let r: RunResult
+          try {
+            r = runWorkload(sim, wl, o, undefined, log)
+          } catch (e) {
+            failures.push(`seed ${seed} write op ${f} fails with ${failWith}, crash at op ${n} (${durability}): the workload threw ${describeError(e)}`)
+            continue
+          }
+          if (!r.crashed) continue
+          // (0 when the crash hit while the failed write was being undone.)
+          if (log.failures.length > 1) failures.push(`seed ${seed} write op ${f} (${failWith}): expected one failed commit, saw ${log.failures.length}`)
+          for (const [mi, mode] of CRASH_MODES.entries()) {
+            cases++
+            const ctx = `seed ${seed} write op ${f} fails with ${failWith} (retried), crash at op ${n} mode ${mode} (${durability}, lastAcked ${r.lastAcked}, lastAttempted ${r.lastAttempted})`
+            try {
+              checkReopen(sim.crash(mode, seed * 71 + n * 8 + mi), r, wl, durability, ctx)
+            } catch (e) {
+              failures.push(e instanceof Mismatch ? e.message : `${ctx}: ${describeError(e)}`)
+            }
+          }
+        }
+      }
+    }
+    console.log(`[crash-sweep] ${cases} reopens checked after a failed write and a crash`)
+    expect(cases).toBeGreaterThan(0)
+    if (failures.length > 0) throw new Error(`${failures.length} failing cases:\n${failures.slice(0, 15).join('\n')}`)
+  })
+
+  const DOUBLE_SEEDS = Math.max(3, Math.ceil(SEEDS / 5))
+  for (let i = 0; i < DOUBLE_SEEDS; i++) {
+    const seed = SEED_BASE + i
+    it(`seed ${seed} (${durabilityOf(seed)}): a crash during recovery (after a crash) recovers too`, { timeout: 600_000 }, async () => {
+      const { cases, failures } = await doubleCrash(seed, ['torn', 'garbage', 'subset'], 9)
+      console.log(`[crash-sweep] seed ${seed}: ${cases} double-crash reopens checked`)
+      expect(cases).toBeGreaterThan(0)
+      if (failures.length > 0) throw new Error(`${failures.length} failing double-crash cases:\n${failures.slice(0, 15).join('\n')}`)
+    })
+  }
+
   for (let i = 0; i < SEEDS; i++) {
     const seed = SEED_BASE + i
-    it(`seed ${seed} (${durabilityOf(seed)}): every crash point x every crash mode recovers`, { timeout: 600_000 }, () => {
-      const rep = sweepSeed(seed)
+    it(`seed ${seed} (${durabilityOf(seed)}): every crash point x every crash mode recovers`, { timeout: 600_000 }, async () => {
+      const rep = await sweepSeed(seed)
       const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
       expect(rep.ops).toBeGreaterThan(COMMITS)
       expect(contentsSize(wl.versions[wl.versions.length - 1]!)).toBeGreaterThan(0)

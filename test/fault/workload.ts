@@ -4,7 +4,7 @@
  * that plays it against a database on a SimFileIO until it finishes or the sim crashes,
  * and checks that compare a database (and its checkouts) against the model.
  */
-import { CambiumError, open, type Database, type Durability } from '../../src/index.js'
+import { CambiumError, open, type Database, type Durability, type FileHandle, type FileIO, type OpenMode } from '../../src/index.js'
 import { Rng } from '../helpers/rng.js'
 import type { SimFileIO } from '../helpers/sim-file-io.js'
 
@@ -146,6 +146,36 @@ export function makeWorkload(seed: number, shape: WorkloadShape): Workload {
   return { seed, steps, versions, probeKeys }
 }
 
+/** A workload from an explicit list of steps (the model computes every version). */
+export function planFrom(ops: WriteStep[], seed = 0): Workload {
+  const versions: Contents[] = [new Map()]
+  const steps: Step[] = []
+  const keys = new Set<string>()
+  for (const op of ops) {
+    const m = new Map(versions[versions.length - 1]!)
+    const writes = op.t === 'put' || op.t === 'del' ? [op] : op.t === 'batch' || op.t === 'tx' ? op.ops : []
+    if (op.t === 'tx' && op.abort) {
+      steps.push({ op, commits: undefined })
+      continue
+    }
+    if (op.t === 'rollback') {
+      const src = versions[op.to]
+      if (src === undefined) throw new Error(`rollback to ${op.to}: no such version yet`)
+      versions.push(new Map(src))
+    } else {
+      if (op.t === 'batch' && op.ops.length === 0) throw new Error('an empty batch commits nothing; not supported here')
+      for (const w of writes) {
+        keys.add(w.k)
+        if (w.t === 'put') m.set(w.k, w.v)
+        else m.delete(w.k)
+      }
+      versions.push(m)
+    }
+    steps.push({ op, commits: versions.length - 1 })
+  }
+  return { seed, steps, versions, probeKeys: [...keys, 'absent/0'].sort(cmpKey) }
+}
+
 /** Bytewise order of UTF-8 keys (the engine's order). */
 export function cmpKey(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
@@ -160,9 +190,23 @@ export interface DbOptions {
   create?: boolean
 }
 
-export function openDb(sim: SimFileIO, o: DbOptions, path = DB_PATH): Db {
+/** A FileIO over `sim` whose file handles pass through `wrap` (to inject behaviour the sim lacks). */
+export function layeredIO(sim: SimFileIO, wrap: (h: FileHandle, path: string) => FileHandle): FileIO {
+  return {
+    open: (path: string, mode: OpenMode) => wrap(sim.open(path, mode), path),
+    exists: (p: string) => sim.exists(p),
+    rename: (a: string, b: string) => sim.rename(a, b),
+    unlink: (p: string) => sim.unlink(p),
+    syncDir: (d: string) => sim.syncDir(d),
+    lock: (p: string) => sim.lock(p),
+    fileId: (p: string) => sim.fileId(p),
+  }
+}
+
+/** Opens the database on `sim` (or on `io`, a FileIO layered over it, when given). */
+export function openDb(sim: SimFileIO, o: DbOptions, path = DB_PATH, io?: FileIO): Db {
   return open(path, {
-    fileIO: sim,
+    fileIO: io ?? sim,
     keyEncoding: 'utf8',
     durability: o.durability,
     nodeSize: o.nodeSize ?? 512,
@@ -200,6 +244,11 @@ export function applyStep(db: Db, op: WriteStep): number {
   }
 }
 
+/** Collects the injected failures runWorkload retried. */
+export interface RetryLog {
+  failures: string[]
+}
+
 export interface RunResult {
   /** Version the last successful commit returned (0 once creation finished), -1 if open() never returned. */
   lastAcked: number
@@ -211,13 +260,14 @@ export interface RunResult {
 }
 
 /**
- * Plays the workload on `sim` (open with create, every step, close) until the sim crashes.
+ * Plays the workload on `sim` (open with create, every step, close) until the sim crashes;
+ * `io`, if given, is the FileIO the database uses (a wrapper over `sim`).
  * Any failure that is not the simulated crash is rethrown.
  */
-export function runWorkload(sim: SimFileIO, wl: Workload, o: DbOptions): RunResult {
+export function runWorkload(sim: SimFileIO, wl: Workload, o: DbOptions, io?: FileIO, retry?: RetryLog): RunResult {
   let db: Db
   try {
-    db = openDb(sim, o)
+    db = openDb(sim, o, DB_PATH, io)
   } catch (e) {
     if (sim.isCrashed) return { lastAcked: -1, lastAttempted: 0, crashed: true, where: 'open' }
     throw e
@@ -231,7 +281,16 @@ export function runWorkload(sim: SimFileIO, wl: Workload, o: DbOptions): RunResu
       v = applyStep(db, s.op)
     } catch (e) {
       if (sim.isCrashed) return { lastAcked, lastAttempted, crashed: true, where: `step ${i}` }
-      throw e
+      // An injected I/O error (with `retry`): the commit must have left no trace; retry it once.
+      if (retry === undefined || !isCambium(e, 'ERR_NO_SPACE', 'ERR_IO')) throw e
+      retry.failures.push(`step ${i}: ${e.code}`)
+      if (db.version !== lastAcked) throw new Error(`step ${i} failed with ${e.code} but the version moved to ${db.version}`)
+      try {
+        v = applyStep(db, s.op)
+      } catch (e2) {
+        if (sim.isCrashed) return { lastAcked, lastAttempted, crashed: true, where: `step ${i} (retried)` }
+        throw e2
+      }
     }
     const expected = s.commits ?? lastAcked
     if (v !== expected) throw new Error(`step ${i} (${s.op.t}) returned version ${v}, expected ${expected}`)
@@ -321,4 +380,14 @@ export function describeError(e: unknown): string {
   if (e instanceof CambiumError) return `CambiumError ${e.code}: ${e.message}`
   if (e instanceof Error) return `${e.name}: ${e.message}\n${e.stack ?? ''}`
   return String(e)
+}
+
+/**
+ * Lets the event loop turn. The engine tracks snapshots and iterators with WeakRefs, and a
+ * WeakRef keeps its target alive until the current job ends: a long synchronous loop of reads
+ * would otherwise hold every iterator it ever made (see the report, LEAK-1). Long sweeps await
+ * this now and then.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
