@@ -77,12 +77,12 @@ function property(name: string, opsArb: fc.Arbitrary<Op[]>, smallNodes: number, 
 }
 
 describe('model-based: every version against a full model', () => {
-  // ~1,000 runs in total; the numbers are tuned to keep this file to about 1-2 minutes on 2 cores.
-  property('mixed ops, small keys, all APIs', ops(PROFILES.mixed), 3, 650)
-  property('deep trees: big fills, purges and re-adds (splits and merges)', ops(PROFILES.deep), 8, 90)
-  property('iterator isolation across commits and tx writes', ops(PROFILES.iter), 4, 200)
-  property('long keys and large values', ops(PROFILES.large), 4, 120)
-  property('many versions: bursts of commits, checkout, rollback, history', ops(PROFILES.versions), 3, 60)
+  // ~2,200 runs in total; tuned to keep this file to well under a minute on an idle 2-core machine.
+  property('mixed ops, small keys, all APIs', ops(PROFILES.mixed), 3, 1200)
+  property('deep trees: big fills, purges and re-adds (splits and merges)', ops(PROFILES.deep), 8, 200)
+  property('iterator isolation across commits and tx writes', ops(PROFILES.iter), 4, 400)
+  property('long keys and large values', ops(PROFILES.large), 4, 250)
+  property('many versions: bursts of commits, checkout, rollback, history', ops(PROFILES.versions), 3, 120)
   property('volume: ~100 KB values, commits past the recovery window', volumeOps(PROFILES.volume), 3, 6)
 
   afterAll(() => {
