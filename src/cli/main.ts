@@ -22,6 +22,7 @@ const COMMANDS = [
   'rollback',
   'dump',
   'load',
+  'compact',
 ]
 
 function packageVersion(): string {
