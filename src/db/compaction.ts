@@ -112,8 +112,8 @@ export interface CompactionHost {
   readonly log: CommitLog
   readonly head: Head
   readonly createdAt: number
-  /** Makes the finished file (fsynced, still at tmpPath) the database. */
-  adopt(tmpPath: string, c: Compactor, head: Head): void
+  /** Makes the finished file, just renamed to `path`, the database's. */
+  adopt(c: Compactor, head: Head): void
 }
 
 export class CompactionRun {
@@ -197,8 +197,14 @@ export class CompactionRun {
     this.compactor.step(Infinity)
     this.progress('final')
     const head = this.compactor.finish()
-    this.host.adopt(this.tmpPath, this.compactor, head)
+    try {
+      this.host.io.rename(this.tmpPath, this.host.path)
+    } catch (e) {
+      throw ioError(e, 'renaming the compacted file into place', this.host.path)
+    }
+    // From here the new file is the database: nothing to abort.
     this.closed = true
+    this.host.adopt(this.compactor, head)
     this.longestPauseMs = Math.max(this.longestPauseMs, performance.now() - t0)
     const c = this.compactor.copied
     return {

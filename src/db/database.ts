@@ -44,7 +44,27 @@ interface FileState {
   fileId: string
   /** file size when compaction wrote it (header baseSize), 0 if created empty */
   baseSize: number
-  users: WeakRef<object>[]
+  /** snapshots and iterators made on this file that may still be alive */
+  users: number
+  retired: boolean
+}
+
+/**
+ * Counts live users of each file without holding them: a FinalizationRegistry (unlike a
+ * WeakRef, which keeps its target alive until the current job ends) adds nothing to a
+ * synchronous loop of scans. A replaced file is closed when its last user is collected.
+ */
+const usersGone = new FinalizationRegistry<FileState>((s) => {
+  s.users--
+  if (s.retired && s.users === 0) closeQuietly(s)
+})
+
+function closeQuietly(s: FileState): void {
+  try {
+    s.handle.close()
+  } catch {
+    // Closing a read handle of a replaced file: nothing to do about a failure.
+  }
 }
 
 
@@ -105,7 +125,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     } catch {
       // The file vanished (renamed by a compaction?): refresh() will look again.
     }
-    return { handle, store, log: new CommitLog(store, seed), seed, fileId, baseSize, users: [] }
+    return { handle, store, log: new CommitLog(store, seed), seed, fileId, baseSize, users: 0, retired: false }
   }
 
   private get store(): Store {
@@ -144,7 +164,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   }
 
   protected override track(user: object): void {
-    this.state.users.push(new WeakRef(user))
+    this.state.users++
+    usersGone.register(user, this.state)
   }
 
   private newTxn(): WriteTxn {
@@ -158,7 +179,6 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head) },
       { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
-    if (this.retired.length > 0) this.prune()
     if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)
     return this.head.commit.version
   }
@@ -292,7 +312,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       if (!this.readOnly && this.durability === 'none' && !this.store.isPoisoned) this.store.sync()
     } finally {
       try {
-        for (const s of [this.state, ...this.retired]) s.handle.close()
+        for (const s of this.retired) if (s.users > 0) closeQuietly(s)
+        this.state.handle.close()
       } finally {
         this.lock?.release()
         this.store.cache.clear()
@@ -365,45 +386,35 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
           return db.head
         },
         createdAt: this.createdAt,
-        adopt: (tmp, c, head) => this.adopt(tmp, c, head),
+        adopt: (c, head) => this.adopt(c, head),
       },
       opts,
     )
     return this.run
   }
 
-  /** The swap: the fsynced new file replaces the old one (rename, then directory fsync). */
-  private adopt(tmpPath: string, c: Compactor, head: Head): void {
+  /** After the rename: the new file becomes this handle's, then the rename is made durable. */
+  private adopt(c: Compactor, head: Head): void {
     if (head.commit.version !== this.head.commit.version) throw new Error('compaction did not reach the latest version')
-    try {
-      this.io.rename(tmpPath, this.path)
-    } catch (e) {
-      throw ioError(e, 'renaming the compacted file into place', this.path)
-    }
     this.retire()
     this.state = this.newState(c.handle, c.seed, c.end, c.end)
     this.head = head
     try {
       this.io.syncDir(dirname(this.path))
     } catch (e) {
-      // Until the rename is durable, a crash could bring back the old file: acknowledge
-      // nothing more on the new one.
-      this.store.poisonWith(e, 'directory fsync after compaction')
+      // Until the rename is durable, a crash could bring back the old file (and the history
+      // compaction dropped): acknowledge nothing more, and say so.
+      throw this.store.poisonWith(e, 'directory fsync after compaction')
     }
   }
 
+  /** The current file is being replaced: close it now, or once its last user is gone. */
   private retire(): void {
-    this.retired.push(this.state)
-    this.prune()
-  }
-
-  /** Closes replaced files that no snapshot or iterator can still read. */
-  private prune(): void {
-    this.retired = this.retired.filter((s) => {
-      if (s.users.some((u) => u.deref() !== undefined)) return true
-      s.handle.close()
-      return false
-    })
+    const s = this.state
+    s.retired = true
+    this.retired = this.retired.filter((r) => r.users > 0)
+    if (s.users === 0) closeQuietly(s)
+    else this.retired.push(s)
   }
 
   private maybeAutoCompact(a: Required<AutoCompactOptions>): void {

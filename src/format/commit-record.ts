@@ -2,7 +2,7 @@
  * The commit record (FORMAT.md §6): fixed size, salted CRC. A commit is the unit of
  * version: it names the root of the tree for its version and links to the previous commit.
  */
-import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
+import { ByteReader, ByteWriter, DecodeError, readU32 } from './bytes.js'
 import { crc32 } from './checksum.js'
 import {
   COMMIT_BODY_SIZE,
@@ -11,7 +11,7 @@ import {
   KIND_COMMIT,
   RECORD_HEADER_SIZE,
 } from './constants.js'
-import { beginRecord, endRecord, readFrame, recordCrcOk } from './record.js'
+import { beginRecord, endRecord, recordCrcOk } from './record.js'
 
 export interface CommitRecord {
   version: number
@@ -52,8 +52,7 @@ export function encodeCommit(w: ByteWriter, c: CommitRecord, seed: number): void
 
 /** Whether `b` at `at` starts with the framing of a commit record (the backward scan's probe). */
 export function looksLikeCommit(b: Uint8Array, at: number): boolean {
-  const f = readFrame(b, at)
-  return f.bodyLength === COMMIT_BODY_SIZE && f.kind === KIND_COMMIT && f.flags === 0
+  return at + RECORD_HEADER_SIZE <= b.length && b[at + 4] === KIND_COMMIT && b[at + 5] === 0 && readU32(b, at) === COMMIT_BODY_SIZE
 }
 
 /**

@@ -13,6 +13,7 @@ import { readU32 } from '../format/bytes.js'
 import { crc32 } from '../format/checksum.js'
 import { decodeCommit, looksLikeCommit, type CommitRecord } from '../format/commit-record.js'
 import {
+  COMMIT_BODY_SIZE,
   COMMIT_RECORD_SIZE,
   HEADER_SIZE,
   KIND_BRANCH,
@@ -28,6 +29,9 @@ export interface FoundCommit {
   commit: CommitRecord
   offset: number
 }
+
+/** The framing every commit record starts with: bodyLength 80, kind 4, flags 0. */
+const COMMIT_FRAMING = Buffer.from([COMMIT_BODY_SIZE, 0, 0, 0, KIND_COMMIT, 0])
 
 /** Backward scan reads this much at a time. */
 const SCAN_CHUNK = 64 << 10
@@ -120,12 +124,13 @@ export function findLastCommit(h: FileHandle, seed: number, limit: number, floor
   while (hi > floor) {
     const lo = Math.max(floor, hi - SCAN_CHUNK)
     // Read enough to see the framing of a candidate starting anywhere in [lo, hi).
-    const buf = readAt(h, lo, hi - lo + RECORD_HEADER_SIZE)
-    for (let p = hi - 1; p >= lo; p--) {
-      const i = p - lo
-      if (i + RECORD_HEADER_SIZE > buf.length || !looksLikeCommit(buf, i)) continue
-      const found = validCommitAt(h, p, seed)
-      if (found !== undefined) return { commit: found, offset: p }
+    const raw = readAt(h, lo, hi - lo + RECORD_HEADER_SIZE)
+    const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.length)
+    // Native search for the 6 framing bytes (a byte-by-byte loop made an 8 MiB torn tail cost 0.5 s).
+    for (let i = buf.lastIndexOf(COMMIT_FRAMING, hi - lo - 1); i >= 0; i = i === 0 ? -1 : buf.lastIndexOf(COMMIT_FRAMING, i - 1)) {
+      if (!looksLikeCommit(buf, i)) continue
+      const found = validCommitAt(h, lo + i, seed)
+      if (found !== undefined) return { commit: found, offset: lo + i }
     }
     hi = lo
   }

@@ -285,7 +285,7 @@ async function doubleCrash(seed: number, firstModes: readonly CrashMode[], every
 describe('crash sweep (T1)', () => {
   afterAll(() => {
     console.log(
-      `[crash-sweep] seeds ${stats.seeds} (base ${SEED_BASE}), crash points ${stats.crashPoints}, reopens checked ${stats.reopens}` +
+      `[crash-sweep] seeds ${stats.seeds} (base ${SEED_BASE}), crash points ${stats.crashPoints}, reopens checked ${stats.reopens} (all tests in this file)` +
         ` (creation crashes ${stats.creationCrashes}); outcomes: ${[...stats.byOutcome].map(([k, n]) => `${k} ${n}`).join(', ')}`,
     )
   })

@@ -115,9 +115,9 @@ const everyWrite = (db: Db): Array<[string, () => unknown]> => [
 const KNOWN_BUGS = {
   /** BUG-F1: creation's syncDir fails -> the next open uses the renamed file without making
    *  its directory entry durable -> a power loss loses the file and every acknowledged commit. */
-  creationDirSyncLost: true,
+  creationDirSyncLost: false, // fixed in 3fac318 (a writer open fsyncs the directory)
   /** BUG-F2: a creation failing at its write/fsync/rename leaves <path>.creating behind. */
-  creatingFileLeft: true,
+  creatingFileLeft: false, // fixed in 3fac318
 }
 
 /** Observed error codes of failed fsyncs, for the report. */
