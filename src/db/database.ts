@@ -263,7 +263,9 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   /** Commits, oldest first (or newest first with reverse), lazily. */
   history(opts?: HistoryOptions): IterableIterator<CommitInfo> {
     this.assertReadable()
-    return historyOf(this.log, this.head, opts, () => this.assertReadable())
+    const it = historyOf(this.log, this.head, opts, () => this.assertReadable())
+    this.track(it)
+    return it
   }
 
   /** Picks up commits made by the writer since this handle last looked; returns the version. */
