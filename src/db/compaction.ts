@@ -150,12 +150,34 @@ export class CompactionRun {
       throw ioError(e, 'creating the compaction file', path)
     }
     try {
-      this.compactor.enqueue(selectVersions(commitsAbove(host.log, head, -1), this.keep))
+      this.enqueue(this.initialCommits())
     } catch (e) {
       this.abort()
       throw e
     }
     this.lastQueued = head.commit.version
+    this.longestPauseMs = performance.now() - this.started
+  }
+
+  /** The commits a policy can keep, walking back only as far as it needs: commit times never
+   *  decrease along the chain, so a time bound stops the walk too. */
+  private initialCommits(): Head[] {
+    const { log, head } = this.host
+    const k = this.keep
+    if (k.kind === 'latest') return [head]
+    if (k.kind === 'sinceVersion') return k.v > head.commit.version ? [head] : commitsAbove(log, head, k.v - 1)
+    const out: Head[] = []
+    for (let h: Head | undefined = head; h !== undefined; h = log.prev(h)) {
+      out.push(h)
+      if (k.kind === 'sinceTime' && h.commit.time < k.t) break
+    }
+    return out.reverse()
+  }
+
+  /** With keep 'latest' a round's head is copied tree-only: only the final one gets a commit. */
+  private enqueue(heads: Head[]): void {
+    if (this.keep.kind === 'latest') this.compactor.enqueue(heads.slice(-1), false)
+    else this.compactor.enqueue(selectVersions(heads, this.keep))
   }
 
   private progress(phase: CompactProgress['phase']): void {
@@ -171,7 +193,7 @@ export class CompactionRun {
   private catchUp(): number {
     const fresh = commitsAbove(this.host.log, this.host.head, this.lastQueued)
     if (fresh.length === 0) return 0
-    this.compactor.enqueue(selectVersions(fresh, this.keep))
+    this.enqueue(fresh)
     this.lastQueued = this.host.head.commit.version
     return fresh.length
   }
@@ -193,10 +215,17 @@ export class CompactionRun {
   /** The final round and the swap, without yielding: no commit can land in between. */
   finish(): CompactResult {
     const t0 = performance.now()
+    // Report first: a commit made from the callback is then still copied below.
+    this.progress('final')
     this.catchUp()
     this.compactor.step(Infinity)
-    this.progress('final')
+    if (this.keep.kind === 'latest') {
+      // The head's tree is already copied (tree-only): this writes just its commit record.
+      this.compactor.enqueue([this.host.head])
+      this.compactor.step(Infinity)
+    }
     const head = this.compactor.finish()
+    if (head.commit.version !== this.host.head.commit.version) throw new Error('compaction did not reach the latest version')
     try {
       this.host.io.rename(this.tmpPath, this.host.path)
     } catch (e) {
@@ -223,10 +252,17 @@ export class CompactionRun {
   abort(): void {
     if (this.closed) return
     this.closed = true
+    // Best effort: the error that made us abort is the one to report; a leftover file is
+    // removed by the next compaction or read-write open.
     try {
       this.compactor.handle.close()
-    } finally {
+    } catch {
+      // ignored, see above
+    }
+    try {
       if (this.host.io.exists(this.tmpPath)) this.host.io.unlink(this.tmpPath)
+    } catch {
+      // ignored, see above
     }
   }
 }

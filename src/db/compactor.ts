@@ -61,7 +61,9 @@ export class Compactor {
   readonly copied: CopiedCommit[] = []
   private last: CommitRecord | undefined
   private lastOffset = 0
-  private readonly queue: Head[] = []
+  /** Old commits to copy; `record` false copies the tree only (its nodes are shared by a later
+   *  kept version, so copying them early makes the final round short). */
+  private readonly queue: { head: Head; record: boolean }[] = []
   private stack: Frame[] = []
   private root: ChildPointer | null | undefined
   nodesCopied = 0
@@ -95,21 +97,21 @@ export class Compactor {
   }
 
   /** Adds old commits (ascending versions, above any already queued) to copy. */
-  enqueue(heads: readonly Head[]): void {
-    this.queue.push(...heads)
+  enqueue(heads: readonly Head[], record = true): void {
+    for (const head of heads) this.queue.push({ head, record })
   }
 
   /** Copies until the queue is empty (returns true) or the clock passes `deadline` (ms, performance.now()). */
   step(deadline: number): boolean {
     let n = 0
     while (this.queue.length > 0) {
-      const h = this.queue[0]!
+      const { head: h, record } = this.queue[0]!
       if (this.root === undefined) this.begin(h.commit)
       while (this.stack.length > 0) {
         this.advance()
         if (++n % CLOCK_EVERY === 0 && performance.now() > deadline) return false
       }
-      this.writeCommit(h.commit)
+      if (record) this.writeCommit(h.commit)
       this.queue.shift()
       this.root = undefined
       if (performance.now() > deadline && this.queue.length > 0) return false
