@@ -6,6 +6,7 @@ import type {
   BoundSpec,
   FillSpec,
   HistorySpec,
+  KeepSpec,
   KeySpec,
   Op,
   RangeSpec,
@@ -37,17 +38,19 @@ export interface Profile {
   /** weight of bursts of single commits, and their max length */
   burst: number
   burstMax: number
+  /** weight of compaction ops */
+  compact: number
 }
 
 export const PROFILES = {
-  mixed: { longKeys: 4, bigValues: 6, hugeValues: 0, fillMax: 60, bulk: 2, iter: 2, maxOps: 40, burst: 1, burstMax: 40 },
-  deep: { longKeys: 3, bigValues: 4, hugeValues: 0, fillMax: 2500, bulk: 12, iter: 2, maxOps: 24, burst: 0, burstMax: 0 },
-  iter: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 400, bulk: 4, iter: 20, maxOps: 16, burst: 0, burstMax: 0 },
-  large: { longKeys: 25, bigValues: 30, hugeValues: 2, fillMax: 200, bulk: 3, iter: 2, maxOps: 24, burst: 0, burstMax: 0 },
+  mixed: { longKeys: 4, bigValues: 6, hugeValues: 0, fillMax: 60, bulk: 2, iter: 2, maxOps: 40, burst: 1, burstMax: 40, compact: 2 },
+  deep: { longKeys: 3, bigValues: 4, hugeValues: 0, fillMax: 2500, bulk: 12, iter: 2, maxOps: 24, burst: 0, burstMax: 0, compact: 2 },
+  iter: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 400, bulk: 4, iter: 20, maxOps: 16, burst: 0, burstMax: 0, compact: 2 },
+  large: { longKeys: 25, bigValues: 30, hugeValues: 2, fillMax: 200, bulk: 3, iter: 2, maxOps: 24, burst: 0, burstMax: 0, compact: 2 },
   /** many versions: bursts of single commits, checkouts, rollbacks and history */
-  versions: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 100, bulk: 1, iter: 1, maxOps: 20, burst: 6, burstMax: 700 },
+  versions: { longKeys: 2, bigValues: 4, hugeValues: 0, fillMax: 100, bulk: 1, iter: 1, maxOps: 20, burst: 6, burstMax: 700, compact: 2 },
   /** tens of MB per run: ~100 KB values in fills (commits past the 8 MiB recovery window) */
-  volume: { longKeys: 2, bigValues: 10, hugeValues: 30, fillMax: 150, bulk: 6, iter: 1, maxOps: 8, burst: 0, burstMax: 0 },
+  volume: { longKeys: 2, bigValues: 10, hugeValues: 30, fillMax: 150, bulk: 6, iter: 1, maxOps: 8, burst: 0, burstMax: 0, compact: 2 },
 } satisfies Record<string, Profile>
 
 const hexByte = fc.constantFrom(...ALPHABET)
@@ -200,6 +203,15 @@ const badKind: fc.Arbitrary<BadKind> = fc.constantFrom(
   'negativeCheckout',
 )
 
+const keepSpec: fc.Arbitrary<KeepSpec> = fc.oneof(
+  fc.constant({ kind: 'default' as const }),
+  fc.constant({ kind: 'latest' as const }),
+  fc.constant({ kind: 'all' as const }),
+  fc.record({ kind: fc.constant('since' as const), rel: fc.nat(1000) }),
+  fc.record({ kind: fc.constant('sinceTime' as const), rel: fc.nat(1000) }),
+  fc.record({ kind: fc.constant('every' as const), ms: fc.constantFrom(1, 2, 5, 20, 1000, 0.5) }),
+)
+
 export function op(p: Profile): fc.Arbitrary<Op> {
   const k = keySpec(p)
   const version = fc.nat(10_000)
@@ -267,6 +279,25 @@ export function op(p: Profile): fc.Arbitrary<Op> {
       arbitrary: fc.record({ t: fc.constant('burst' as const), n: fc.integer({ min: 1, max: Math.max(1, p.burstMax) }), mod: fc.integer({ min: 1, max: 20 }), fill: fc.nat(255) }),
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('bad' as const), kind: badKind }) },
+    { weight: p.compact, arbitrary: fc.record({ t: fc.constant('compact' as const), keep: keepSpec }) },
+    {
+      weight: p.compact,
+      arbitrary: fc.record({
+        t: fc.constant('compactAsync' as const),
+        keep: keepSpec,
+        sliceMs: fc.constantFrom(0.001, 0.05, 1, 10),
+        writes: fc.array(
+          fc.oneof(
+            { weight: 8, arbitrary: writeOp(p, Math.min(p.fillMax, 300)) },
+            { weight: 2, arbitrary: fc.record({ t: fc.constant('rollback' as const), v: version }) },
+          ),
+          { maxLength: 10, size: 'medium' },
+        ),
+        closeEarly: fc.boolean(),
+        pin: fc.boolean(),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('tick' as const), n: fc.integer({ min: 1, max: 30 }) }) },
   )
 }
 
@@ -302,5 +333,6 @@ export function runConfig(smallNodes: number): fc.Arbitrary<RunConfig> {
     cacheSize: fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(16384) }),
     u8: fc.boolean(),
     scribble: fc.boolean(),
+    autoCompact: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom(0.2, 0.5, 0.8) }),
   })
 }

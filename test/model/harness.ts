@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { CambiumError, open, type Database, type RangeOptions, type Snapshot, type Transaction } from '../../src/index.js'
+import { realFileIO } from '../../src/io/real-file-io.js'
+import { CambiumError, open, type CompactResult, type Database, type FileIO, type KeepPolicy, type RangeOptions, type Snapshot, type Transaction } from '../../src/index.js'
 import {
   compareHex,
   modelCount,
@@ -16,7 +17,7 @@ import {
   type HexRange,
 } from './model.js'
 import { KNOWN_BUGS } from './known-bugs.js'
-import type { BoundSpec, HistorySpec, KeySpec, Op, RangeSpec, ReadApiName, RunConfig, TxOp, ValSpec, WriteOp } from './ops.js'
+import type { BoundSpec, HistorySpec, KeepSpec, KeySpec, Op, RangeSpec, ReadApiName, RunConfig, TxOp, ValSpec, WriteOp } from './ops.js'
 
 export class ModelMismatch extends Error {
   override readonly name = 'ModelMismatch'
@@ -271,6 +272,21 @@ class LiveIter {
   }
 }
 
+/** A compaction keeps each kept version's commit time. */
+function checkTimesKept(db: Database, before: readonly { version: number; time: number }[], what: string): void {
+  const t = new Map(before.map((h) => [h.version, h.time]))
+  for (const h of db.history()) {
+    const was = t.get(h.version)
+    if (was !== undefined) eq(h.time.getTime(), was, `${what}: time of v${h.version}`)
+  }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+function abbrev(vs: readonly number[]): string {
+  return vs.length <= 40 ? vs.join(',') : `${vs.slice(0, 20).join(',')},…(${vs.length - 40} more)…,${vs.slice(-20).join(',')}`
+}
+
 class TxBoom extends Error {
   constructor() {
     super('planned throw inside the transaction')
@@ -278,6 +294,27 @@ class TxBoom extends Error {
 }
 
 let fileCounter = 0
+
+/**
+ * Real files without fsync, for durability 'none' runs: those check contents, not durability
+ * (the crash tests do), and the create/open/close fsyncs would otherwise dominate the run time
+ * whenever the disk is busy. Durability 'full' runs use the real file layer, fsyncs included.
+ */
+export const noSyncFileIO: FileIO = {
+  ...realFileIO,
+  open(p, mode) {
+    const h = realFileIO.open(p, mode)
+    return {
+      read: (b, pos) => h.read(b, pos),
+      write: (b, pos) => h.write(b, pos),
+      sync: () => {},
+      truncate: (n) => h.truncate(n),
+      size: () => h.size(),
+      close: () => h.close(),
+    }
+  },
+  syncDir() {},
+}
 
 export interface RunResult {
   versions: number
@@ -287,6 +324,8 @@ export interface RunResult {
   /** times the tree lost a level while staying non-empty (merges reaching the root) */
   heightDrops: number
   fileSize: number
+  /** compactions finished: compact(), compactAsync(), automatic; and compactAsync() abandoned by close() */
+  compactions: { sync: number; async: number; auto: number; abandoned: number }
 }
 
 export class Harness {
@@ -294,6 +333,7 @@ export class Harness {
   readonly file: string
   private db!: Database
   private reader: Database | undefined
+  private readerSnap: Snapshot | undefined
   private cfg: RunConfig
   /** snapshots kept across ops and re-checked by 'check' ops */
   private snaps: Snapshot[] = []
@@ -304,6 +344,8 @@ export class Harness {
   fileSize = 0
   heightDrops = 0
   private lastHeight = 0
+  readonly compactions = { sync: 0, async: 0, auto: 0, abandoned: 0 }
+  private lastAuto: unknown
 
   constructor(dir: string, cfg: RunConfig) {
     this.cfg = cfg
@@ -317,8 +359,10 @@ export class Harness {
   private openDb(): void {
     this.db = open(this.file, {
       durability: this.cfg.durability,
+      ...(this.cfg.durability === 'none' ? { fileIO: noSyncFileIO } : {}),
       nodeSize: this.cfg.nodeSize,
       ...(this.cfg.cacheSize === null ? {} : { cacheSize: this.cfg.cacheSize }),
+      ...(this.cfg.autoCompact === null ? {} : { autoCompact: { ratio: this.cfg.autoCompact, minSize: 0, keep: 'all' as const } }),
     })
   }
 
@@ -331,12 +375,12 @@ export class Harness {
     eq(this.db.version, this.model.version, `${what}: db.version`)
   }
 
-  run(ops: readonly Op[]): RunResult {
+  async run(ops: readonly Op[]): Promise<RunResult> {
     try {
       for (let i = 0; i < ops.length; i++) {
         const o = ops[i]!
         try {
-          this.step(o)
+          await this.stepAsync(o)
           // cheap invariants after every op
           eq(this.db.version, this.model.version, 'db.version')
           eq(this.db.count(), this.model.latest.size, 'db.count()')
@@ -345,13 +389,17 @@ export class Harness {
           if (h > 0 && h < this.lastHeight) this.heightDrops++
           this.lastHeight = h
           this.maxHeight = Math.max(this.maxHeight, h)
+          const auto = this.db.compaction.lastResult
+          if (auto !== undefined && auto !== this.lastAuto) this.compactions.auto++
+          this.lastAuto = auto
+          if (this.db.compaction.lastError !== undefined) throw this.db.compaction.lastError
         } catch (e) {
           if (e instanceof Error) e.message = `op #${i} ${o.t}: ${e.message}`
           throw e
         }
       }
       try {
-        this.finish()
+        await this.finish()
       } catch (e) {
         if (e instanceof Error) e.message = `after the last op: ${e.message}`
         throw e
@@ -359,7 +407,7 @@ export class Harness {
     } finally {
       this.dispose()
     }
-    return { versions: this.model.version, maxKeys: this.maxKeys, maxHeight: this.maxHeight, heightDrops: this.heightDrops, fileSize: this.fileSize }
+    return { versions: this.model.version, maxKeys: this.maxKeys, maxHeight: this.maxHeight, heightDrops: this.heightDrops, fileSize: this.fileSize, compactions: this.compactions }
   }
 
   private dispose(): void {
@@ -373,13 +421,16 @@ export class Harness {
     } catch {
       /* ignore */
     }
-    for (const f of [this.file, this.file + '.lock', this.file + '.creating']) fs.rmSync(f, { force: true })
+    for (const f of [this.file, this.file + '.lock', this.file + '.creating', this.file + '.compact']) fs.rmSync(f, { force: true })
   }
 
   /** Full check, then the read-only reopen in this process. */
-  private finish(): void {
+  private async finish(): Promise<void> {
     const m = this.model
+    // let a background (auto) compaction finish
+    for (let i = 0; i < 100_000 && this.db.compaction.running; i++) await tick()
     this.drainLive()
+    this.checkHistoryVersions(this.db, 'final db')
     checkAll(this.db, m.latest, m.keys(), 'final db')
     let appended = 0
     for (const h of this.db.history()) appended += h.bytes
@@ -392,17 +443,10 @@ export class Harness {
     try {
       eq(r.version, m.version, 'read-only reopen: version')
       checkAll(r, m.latest, m.keys(), 'read-only reopen')
-      let n = 0
-      let last = -1
-      for (const h of r.history()) {
-        eq(h.version, last + 1, 'read-only reopen: history versions are consecutive')
-        eq(h.entries, m.contents(h.version).size, `read-only reopen: history entries of v${h.version}`)
-        last = h.version
-        n++
-      }
-      eq(n, m.version + 1, 'read-only reopen: history length')
+      this.checkHistoryVersions(r, 'read-only reopen')
       // a few old versions, spread over the history
-      for (const v of new Set([0, m.version >> 1, Math.max(0, m.version - 1)])) {
+      const alive = m.aliveVersions()
+      for (const v of new Set([alive[0]!, alive[alive.length >> 1]!, alive[Math.max(0, alive.length - 2)]!])) {
         const s = r.checkout(v)
         checkAll(s, m.contents(v), m.keys(v), `read-only reopen checkout(${v})`)
       }
@@ -411,10 +455,222 @@ export class Harness {
     }
   }
 
+  /** history() lists exactly the versions in the file, each with the model's entry count. */
+  private checkHistoryVersions(db: Database, what: string): void {
+    const m = this.model
+    const got: number[] = []
+    for (const h of db.history()) {
+      got.push(h.version)
+      eq(h.entries, m.contents(h.version).size, `${what}: history entries of v${h.version}`)
+    }
+    const want = m.aliveVersions()
+    if (got.join(',') !== want.join(',')) fail(`${what}: history versions: expected [${abbrev(want)}], got [${abbrev(got)}]`)
+  }
+
+  /** A version from spec: odd specs pick one in the file, even ones any version (maybe compacted away). */
+  private pickVersion(spec: number): number {
+    const m = this.model
+    if (spec % 2 === 1) {
+      const alive = m.aliveVersions()
+      return alive[(spec >> 1) % alive.length]!
+    }
+    return (spec >> 1) % (m.version + 1)
+  }
+
+  private async stepAsync(o: Op): Promise<void> {
+    switch (o.t) {
+      case 'compactAsync':
+        return this.compactAsync(o)
+      case 'tick':
+        for (let i = 0; i < o.n; i++) await tick()
+        return
+      default:
+        return this.step(o)
+    }
+  }
+
+  /** The keep option for a spec, and the versions it keeps of those in the file now. */
+  private resolveKeep(k: KeepSpec): { policy: KeepPolicy | undefined; kept: number[]; hist: { version: number; time: number }[] } {
+    const hist = [...this.db.history()].map((h) => ({ version: h.version, time: h.time.getTime() }))
+    const last = hist[hist.length - 1]!
+    let policy: KeepPolicy | undefined
+    let sel: { version: number; time: number }[]
+    switch (k.kind) {
+      case 'default':
+        policy = undefined
+        sel = [last]
+        break
+      case 'latest':
+        policy = 'latest'
+        sel = [last]
+        break
+      case 'all':
+        policy = 'all'
+        sel = hist
+        break
+      case 'since': {
+        const v = k.rel % 4 === 0 ? k.rel : hist[k.rel % hist.length]!.version
+        policy = { since: v }
+        sel = hist.filter((h) => h.version >= v)
+        break
+      }
+      case 'sinceTime': {
+        const t = hist[k.rel % hist.length]!.time
+        policy = { since: new Date(t) }
+        sel = hist.filter((h) => h.time >= t)
+        break
+      }
+      case 'every':
+        policy = { every: k.ms }
+        // the last version of each window of k.ms milliseconds
+        sel = hist.filter((h, i) => i === hist.length - 1 || Math.floor(h.time / k.ms) !== Math.floor(hist[i + 1]!.time / k.ms))
+        break
+    }
+    if (sel[sel.length - 1] !== last) sel = [...sel, last]
+    return { policy, kept: sel.map((h) => h.version), hist }
+  }
+
+  private compact(o: Extract<Op, { t: 'compact' }>): void {
+    const m = this.model
+    const db = this.db
+    if (db.compaction.running) {
+      expectThrow(() => db.compact(), 'ERR_BUSY', 'compact() while an automatic compaction runs')
+      return
+    }
+    const { policy, kept, hist } = this.resolveKeep(o.keep)
+    const before = fs.statSync(this.file).size
+    const res = db.compact(policy === undefined ? {} : { keep: policy })
+    m.setAlive(kept, m.version)
+    this.compactions.sync++
+    const what = `compact(${JSON.stringify(policy)})`
+    eq(res.versionsKept, kept.length, `${what}: versionsKept`)
+    eq(res.firstVersion, kept[0]!, `${what}: firstVersion`)
+    eq(res.lastVersion, m.version, `${what}: lastVersion`)
+    eq(res.bytesBefore, before, `${what}: bytesBefore`)
+    eq(res.bytesAfter, fs.statSync(this.file).size, `${what}: bytesAfter = the new file's size`)
+    eq(fs.existsSync(this.file + '.compact'), false, `${what}: the .compact file is gone`)
+    this.expectVersion(db.version, what)
+    this.checkHistoryVersions(db, what)
+    checkTimesKept(db, hist, what)
+    checkAll(db, m.latest, m.keys(), `after ${what}`)
+  }
+
+  private async compactAsync(o: Extract<Op, { t: 'compactAsync' }>): Promise<void> {
+    const m = this.model
+    if (this.db.compaction.running) {
+      let err: unknown
+      await this.db.compactAsync().catch((e: unknown) => (err = e))
+      if (!(err instanceof CambiumError && err.code === 'ERR_BUSY')) fail(`compactAsync() while another runs: expected ERR_BUSY, got ${String(err)}`)
+      return
+    }
+    const { policy, kept, hist } = this.resolveKeep(o.keep)
+    const start = m.version
+    const what = `compactAsync(${JSON.stringify(policy)}) from v${start}`
+    let outcome: { res: CompactResult } | { err: unknown } | undefined
+    const p = this.db.compactAsync({ ...(policy === undefined ? {} : { keep: policy }), sliceMs: o.sliceMs }).then(
+      (res) => (outcome = { res }),
+      (err: unknown) => (outcome = { err }),
+    )
+    let applied = false
+    /** The swap happened (it runs between our ops): the model drops what it dropped. */
+    const apply = (res: CompactResult): void => {
+      applied = true
+      this.applyAsyncCompaction(res, start, policy, kept, hist, what)
+    }
+    let busyChecked = false
+    for (const w of o.writes) {
+      await tick()
+      if (outcome !== undefined && !applied) {
+        if ('err' in outcome) throw outcome.err
+        apply(outcome.res)
+      }
+      if (outcome === undefined && !busyChecked) {
+        expectThrow(() => this.db.compact(), 'ERR_BUSY', `${what}: compact() while it runs`)
+        busyChecked = true
+      }
+      this.dbWrite(w)
+      if (o.pin) {
+        // pinned mid-compaction: must read the same after the swap (the old file stays open)
+        this.step({ t: 'checkout', v: 2 * m.version, range: {} })
+        this.step({ t: 'open', api: 'range', range: {} })
+      }
+    }
+    if (o.closeEarly) {
+      this.drainLive()
+      this.snaps = []
+      this.db.close()
+      await p
+      eq(fs.existsSync(this.file + '.compact'), false, `${what}, closed while running: the .compact file is gone`)
+      this.openDb()
+      if (outcome !== undefined && 'err' in outcome) {
+        // abandoned by close(): nothing changed
+        if (!(outcome.err instanceof CambiumError && outcome.err.code === 'ERR_CLOSED')) throw outcome.err
+        this.compactions.abandoned++
+        this.checkHistoryVersions(this.db, `${what}, abandoned`)
+        checkAll(this.db, m.latest, m.keys(), `after ${what}, abandoned`)
+        return
+      }
+    } else {
+      await p
+    }
+    if (outcome === undefined) throw new Error('unreachable: compactAsync settled without an outcome')
+    if ('err' in outcome) throw outcome.err
+    if (!applied) apply(outcome.res)
+    this.expectVersion(this.db.version, what)
+    checkAll(this.db, m.latest, m.keys(), `after ${what}`)
+    this.drainLive()
+    for (const s of this.snaps) checkAll(s, m.contents(s.version), m.keys(s.version), `snapshot of v${s.version} kept across ${what}`)
+  }
+
+  /**
+   * Keep 'latest' (the default): only the newest version at the swap (res.lastVersion, which is
+   * the version now: the swap runs between our ops). Other policies: of the versions there at
+   * the start, exactly `kept`; of those committed while it ran, what the policy keeps of each
+   * catch-up round (the exact set depends on timing: check what must be kept).
+   */
+  private applyAsyncCompaction(
+    res: CompactResult,
+    start: number,
+    policy: KeepPolicy | undefined,
+    kept: readonly number[],
+    hist: readonly { version: number; time: number }[],
+    what: string,
+  ): void {
+    const m = this.model
+    const latestOnly = policy === undefined || policy === 'latest'
+    const after = [...this.db.history()].map((h) => h.version)
+    const afterSet = new Set(after)
+    eq(res.lastVersion, m.version, `${what}: lastVersion (the version at the swap)`)
+    const initial = after.filter((v) => v <= start)
+    const wantInitial = latestOnly ? (res.lastVersion === start ? [start] : []) : kept
+    if (initial.join(',') !== wantInitial.join(',')) {
+      fail(`${what}: versions kept of those at the start: expected [${abbrev(wantInitial)}], got [${abbrev(initial)}] (swap at v${res.lastVersion})`)
+    }
+    for (let v = start + 1; v <= m.version; v++) {
+      if (!m.alive[v] && afterSet.has(v)) fail(`${what}: v${v} was not in the file but is listed after`)
+      if (latestOnly && v !== res.lastVersion && afterSet.has(v)) fail(`${what}: v${v}, committed during it and not the newest at the swap, was kept`)
+      const required =
+        v === res.lastVersion || policy === 'all' || (typeof policy === 'object' && 'since' in policy && typeof policy.since === 'number' && v >= policy.since)
+      if (required && m.alive[v] && !afterSet.has(v)) fail(`${what}: v${v} (committed during it) was dropped`)
+    }
+    eq(res.versionsKept, after.length, `${what}: versionsKept`)
+    eq(res.firstVersion, after[0]!, `${what}: firstVersion`)
+    m.setAlive(after, m.version)
+    this.compactions.async++
+    this.expectVersion(this.db.version, what)
+    this.checkHistoryVersions(this.db, what)
+    checkTimesKept(this.db, hist, what)
+  }
+
   private step(o: Op): void {
     const m = this.model
     const db = this.db
     switch (o.t) {
+      case 'compact':
+        return this.compact(o)
+      case 'compactAsync':
+      case 'tick':
+        throw new Error(`${o.t} is async`)
       case 'put': {
         const k = resolveKey(o.key, this.present())
         const v = makeVal(o.val)
@@ -511,7 +767,11 @@ export class Harness {
       case 'read':
         return checkRead(db, m.latest, m.keys(), o.api, resolveRange(o.range, this.present()), 'db')
       case 'checkout': {
-        const v = o.v % (m.version + 1)
+        const v = this.pickVersion(o.v)
+        if (!m.alive[v]) {
+          expectThrow(() => db.checkout(v), 'ERR_VERSION_NOT_FOUND', `checkout(${v}) of a compacted-away version`)
+          return
+        }
         const s = db.checkout(v)
         eq(s.version, v, `checkout(${v}).version`)
         checkAll(s, m.contents(v), m.keys(v), `checkout(${v})`)
@@ -523,7 +783,11 @@ export class Harness {
         return
       }
       case 'rollback': {
-        const v = o.v % (m.version + 1)
+        const v = this.pickVersion(o.v)
+        if (!m.alive[v]) {
+          expectThrow(() => db.rollback(v), 'ERR_VERSION_NOT_FOUND', `rollback(${v}) to a compacted-away version`)
+          return
+        }
         m.commit(new Map(m.contents(v)), v)
         this.expectVersion(db.rollback(v), `rollback(${v})`)
         checkAll(db, m.latest, m.keys(), `after rollback(${v})`)
@@ -773,18 +1037,23 @@ export class Harness {
     const m = this.model
     const db = this.db
     const full = [...db.history()]
-    eq(full.length, m.version + 1, 'history() length')
+    const alive = m.aliveVersions()
+    if (full.map((c) => c.version).join(',') !== alive.join(',')) {
+      fail(`history(): expected versions [${abbrev(alive)}], got [${abbrev(full.map((c) => c.version))}]`)
+    }
+    const byVersion = new Map(full.map((c) => [c.version, c]))
     let prevTime = -Infinity
-    for (let i = 0; i < full.length; i++) {
-      const c = full[i]!
-      eq(c.version, i, `history()[${i}].version`)
+    for (let j = 0; j < full.length; j++) {
+      const c = full[j]!
+      const i = c.version
       eq(c.entries, m.contents(i).size, `history()[${i}].entries`)
       eq(c.rollbackOf, m.meta[i]!.rollbackOf, `history()[${i}].rollbackOf`)
       if (c.time.getTime() < prevTime) fail(`history()[${i}].time ${c.time.toISOString()} is before the previous commit's`)
       prevTime = c.time.getTime()
       eq(c.treeBytes === 0, c.entries === 0, `history()[${i}]: treeBytes is 0 exactly when the tree is empty (treeBytes ${c.treeBytes})`)
       if (!(c.bytes > 0)) fail(`history()[${i}].bytes = ${c.bytes}`)
-      if (c.rollbackOf !== undefined) eq(c.treeBytes, full[c.rollbackOf]!.treeBytes, `history()[${i}] rollback of v${c.rollbackOf}: treeBytes`)
+      const src = c.rollbackOf === undefined ? undefined : byVersion.get(c.rollbackOf)
+      if (src !== undefined) eq(c.treeBytes, src.treeBytes, `history()[${i}] rollback of v${c.rollbackOf}: treeBytes`)
     }
     let want = full.map((c) => c.version)
     want = want.filter(
@@ -794,7 +1063,7 @@ export class Harness {
     if (h.reverse === true) want.reverse()
     if (h.limit !== undefined) want = want.slice(0, h.limit)
     const got = [...db.history(h)].map((c) => c.version)
-    if (got.join(',') !== want.join(',')) fail(`history(${JSON.stringify(h)}): expected versions [${want.join(',')}], got [${got.join(',')}]`)
+    if (got.join(',') !== want.join(',')) fail(`history(${JSON.stringify(h)}): expected versions [${abbrev(want)}], got [${abbrev(got)}]`)
   }
 
   private reopen(o: Extract<Op, { t: 'reopen' }>): void {
@@ -831,8 +1100,18 @@ export class Harness {
     const r = this.reader
     eq(r.version, m.version, 'reader.version')
     checkAll(r, m.latest, m.keys(), 'read-only handle')
-    const v = vSpec % (m.version + 1)
-    checkAll(r.checkout(v), m.contents(v), m.keys(v), `read-only handle checkout(${v})`)
+    this.checkHistoryVersions(r, 'read-only handle')
+    // a snapshot the reader took at an earlier step stays readable (across commits, compactions)
+    if (this.readerSnap !== undefined) {
+      const s = this.readerSnap
+      checkAll(s, m.contents(s.version), m.keys(s.version), `read-only handle's snapshot of v${s.version}, after refresh()`)
+    }
+    const v = this.pickVersion(vSpec)
+    if (m.alive[v]) {
+      const s = r.checkout(v)
+      checkAll(s, m.contents(v), m.keys(v), `read-only handle checkout(${v})`)
+      this.readerSnap = s
+    } else expectThrow(() => r.checkout(v), 'ERR_VERSION_NOT_FOUND', `read-only handle checkout(${v}) of a compacted-away version`)
     expectThrow(() => r.put(hexBuf('61'), Buffer.alloc(0)), 'ERR_READ_ONLY', 'put on a read-only handle')
   }
 
@@ -891,7 +1170,7 @@ export class Harness {
   }
 }
 
-export function runCase(dir: string, cfg: RunConfig, ops: readonly Op[]): RunResult {
+export function runCase(dir: string, cfg: RunConfig, ops: readonly Op[]): Promise<RunResult> {
   return new Harness(dir, cfg).run(ops)
 }
 

@@ -63,6 +63,8 @@ export class VersionedModel {
   /** versions[v] = contents at version v; never mutated once pushed */
   readonly versions: Contents[] = [new Map()]
   readonly meta: VersionMeta[] = [{ rollbackOf: undefined }]
+  /** alive[v]: version v is still in the file (compaction drops versions) */
+  readonly alive: boolean[] = [true]
   private readonly sortedCache = new Map<number, string[]>()
 
   get version(): number {
@@ -94,7 +96,21 @@ export class VersionedModel {
   commit(next: Contents, rollbackOf?: number): number {
     this.versions.push(next)
     this.meta.push({ rollbackOf })
+    this.alive.push(true)
     return this.version
+  }
+
+  /** Versions still in the file, ascending. */
+  aliveVersions(): number[] {
+    const out: number[] = []
+    for (let v = 0; v < this.alive.length; v++) if (this.alive[v]) out.push(v)
+    return out
+  }
+
+  /** After a compaction: exactly `kept` (ascending) remain of the versions up to `upTo`. */
+  setAlive(kept: readonly number[], upTo: number): void {
+    const k = new Set(kept)
+    for (let v = 0; v <= upTo; v++) this.alive[v] = k.has(v)
   }
 
   /** A mutable copy of the latest contents. */

@@ -99,6 +99,29 @@ export type Op =
   /** n single-op commits over `mod` small keys: many versions quickly (skip pointers, history) */
   | { t: 'burst'; n: number; mod: number; fill: number }
   | { t: 'bad'; kind: BadKind }
+  /** db.compact(): the kept versions stay readable with the same contents, the others are gone */
+  | { t: 'compact'; keep: KeepSpec }
+  /** db.compactAsync() with db writes on the event loop meanwhile; closeEarly: close (abandoning it) after the writes */
+  | {
+      t: 'compactAsync'
+      keep: KeepSpec
+      sliceMs: number
+      writes: (WriteOp | { t: 'rollback'; v: number })[]
+      closeEarly: boolean
+      /** after each write also take a snapshot and open an iterator (checked after the swap) */
+      pin: boolean
+    }
+  /** yield to the event loop n times (background auto-compaction runs) */
+  | { t: 'tick'; n: number }
+
+/** A compaction keep policy; `rel` picks a version (or its time) of those in the file. */
+export type KeepSpec =
+  | { kind: 'default' }
+  | { kind: 'latest' }
+  | { kind: 'all' }
+  | { kind: 'since'; rel: number }
+  | { kind: 'sinceTime'; rel: number }
+  | { kind: 'every'; ms: number }
 
 export interface RunConfig {
   nodeSize: number
@@ -109,4 +132,6 @@ export interface RunConfig {
   u8: boolean
   /** overwrite every buffer handed to a write once the call returns */
   scribble: boolean
+  /** open with autoCompact { ratio, minSize: 0, keep: 'all' } (null: off) */
+  autoCompact: number | null
 }

@@ -25,11 +25,11 @@ function fresh(): { db: Database; file: string } {
 }
 
 /** Runs `fn` with one workaround switched off (this file runs in its own process). */
-function without(flag: keyof typeof KNOWN_BUGS, fn: () => void): void {
+async function without(flag: keyof typeof KNOWN_BUGS, fn: () => Promise<unknown>): Promise<void> {
   const saved = KNOWN_BUGS[flag]
   KNOWN_BUGS[flag] = false
   try {
-    fn()
+    await fn()
   } finally {
     KNOWN_BUGS[flag] = saved
   }
@@ -66,13 +66,13 @@ describe('model-based test regressions', () => {
     })
   })
 
-  it('BUG-1: the shrunk counterexample, replayed with Buffer prefixes', () => {
-    const cfg: RunConfig = { nodeSize: 512, durability: 'full', cacheSize: null, u8: false, scribble: false }
+  it('BUG-1: the shrunk counterexample, replayed with Buffer prefixes', async () => {
+    const cfg: RunConfig = { nodeSize: 512, durability: 'full', cacheSize: null, u8: false, scribble: false, autoCompact: null }
     const ops: Op[] = [
       { t: 'batch', ops: [{ t: 'put', key: { k: '00' }, val: { len: 1, fill: 0 } }] },
       { t: 'tx', ops: [{ t: 'read', api: 'range', range: { prefix: { k: '00' } } }], throwAt: null },
     ]
-    without('prefixBufferMutated', () => runCase(dir, cfg, ops))
+    await without('prefixBufferMutated', () => runCase(dir, cfg, ops))
   })
 
   // BUG-2: own() in src/db/encoding.ts ("copies the caller's bytes so later changes to their
@@ -109,13 +109,13 @@ describe('model-based test regressions', () => {
     expect([...db.range()].map(([k, v]) => `${k}=${v}`)).toEqual(['b1=bv', 't1=tv'])
   })
 
-  it('BUG-2: a shrunk-style op sequence in a scribble run (every written Buffer overwritten after the call)', () => {
-    const cfg: RunConfig = { nodeSize: 1024, durability: 'none', cacheSize: null, u8: false, scribble: true }
+  it('BUG-2: a shrunk-style op sequence in a scribble run (every written Buffer overwritten after the call)', async () => {
+    const cfg: RunConfig = { nodeSize: 1024, durability: 'none', cacheSize: null, u8: false, scribble: true, autoCompact: null }
     const ops: Op[] = [
       { t: 'put', key: { k: '61' }, val: { len: 3, fill: 1 } },
       { t: 'get', key: { k: '61' } },
     ]
-    without('writeArgsAliased', () => runCase(dir, cfg, ops))
+    await without('writeArgsAliased', () => runCase(dir, cfg, ops))
   })
 
   // BUG-3: range()/keys()/values() document "as of the moment of this call", and the tree is
@@ -131,13 +131,13 @@ describe('model-based test regressions', () => {
     expect([...it].map(String)).toEqual(['b', 'c', 'd']) // was ['d']
   })
 
-  it('BUG-3: the same through the harness (bounds overwritten right after the call)', () => {
-    const cfg: RunConfig = { nodeSize: 512, durability: 'none', cacheSize: null, u8: true, scribble: true }
+  it('BUG-3: the same through the harness (bounds overwritten right after the call)', async () => {
+    const cfg: RunConfig = { nodeSize: 512, durability: 'none', cacheSize: null, u8: true, scribble: true, autoCompact: null }
     const ops: Op[] = [
       { t: 'put', key: { k: '62' }, val: { len: 1, fill: 0 } },
       { t: 'iter', api: 'keys', range: { gte: { k: '61' } }, take: 0, writes: [] },
     ]
-    without('iteratorBoundsAliased', () => runCase(dir, cfg, ops))
+    await without('iteratorBoundsAliased', () => runCase(dir, cfg, ops))
   })
 
   // BUG-4 (minor): db.close() inside a transaction callback that wrote: the commit then runs on
