@@ -7,18 +7,19 @@ import { dirname } from 'node:path'
 import { CambiumError } from '../errors.js'
 import { ByteWriter } from '../format/bytes.js'
 import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE } from '../format/constants.js'
-import type { FileHandle, FileIO, WriterLock } from '../io/file-io.js'
+import type { FileIO, WriterLock } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
 import { findLastCommit } from '../store/recover.js'
-import { Store } from '../store/store.js'
+import type { Store } from '../store/store.js'
 import { headRoot, writeCommit, type Head } from '../txn/commit.js'
-import { CommitLog } from '../txn/commit-log.js'
+import type { CommitLog } from '../txn/commit-log.js'
 import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
 import { encodeKey, encodeValue, own, type EncodingName } from './encoding.js'
 import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
 import { CompactionRun, type CompactOptions, type CompactResult } from './compaction.js'
 import type { Compactor } from './compactor.js'
+import { OpenFiles, type FileState } from './open-files.js'
 import { openFile, type OpenedFile } from './open-file.js'
 import type { AutoCompactOptions, Durability, ResolvedOptions } from './options.js'
 import { ReadApi } from './read-api.js'
@@ -33,40 +34,6 @@ export interface RecoveryInfo {
   /** Bytes found after the last valid commit at open: cut off (writer) or ignored (reader). */
   tornBytes: number
 }
-
-/** One open file. Compaction replaces the current one; a replaced one stays open while
- *  snapshots or iterators made on it are alive, so they keep reading it. */
-interface FileState {
-  handle: FileHandle
-  store: Store
-  log: CommitLog
-  seed: number
-  fileId: string
-  /** file size when compaction wrote it (header baseSize), 0 if created empty */
-  baseSize: number
-  /** snapshots and iterators made on this file that may still be alive */
-  users: number
-  retired: boolean
-}
-
-/**
- * Counts live users of each file without holding them: a FinalizationRegistry (unlike a
- * WeakRef, which keeps its target alive until the current job ends) adds nothing to a
- * synchronous loop of scans. A replaced file is closed when its last user is collected.
- */
-const usersGone = new FinalizationRegistry<FileState>((s) => {
-  s.users--
-  if (s.retired && s.users === 0) closeQuietly(s)
-})
-
-function closeQuietly(s: FileState): void {
-  try {
-    s.handle.close()
-  } catch {
-    // Closing a read handle of a replaced file: nothing to do about a failure.
-  }
-}
-
 
 export interface CompactionStatus {
   running: boolean
@@ -86,9 +53,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   private readonly io: FileIO
   private readonly lock: WriterLock | undefined
   private readonly createdAt: number
-  private readonly cacheSize: number
-  private state: FileState
-  private retired: FileState[] = []
+  private readonly files: OpenFiles
   private readonly nodeSize: number
   private readonly autoCompact: Required<AutoCompactOptions> | undefined
   private run: CompactionRun | undefined
@@ -108,24 +73,17 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     this.keyEncoding = o.keyEncoding
     this.valueEncoding = o.valueEncoding
     this.nodeSize = o.nodeSize
-    this.cacheSize = o.cacheSize
     this.autoCompact = o.autoCompact
     this.lock = f.lock
     this.createdAt = f.header.createdAt
     this.head = f.head
     this.recovery = { tornBytes: f.tornBytes }
-    this.state = this.newState(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
+    this.files = new OpenFiles(io, path, o.cacheSize)
+    this.files.replace(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
   }
 
-  private newState(handle: FileHandle, seed: number, baseSize: number, end: number): FileState {
-    const store = new Store(handle, this.path, this.cacheSize, end, end)
-    let fileId = ''
-    try {
-      fileId = this.io.fileId(this.path)
-    } catch {
-      // The file vanished (renamed by a compaction?): refresh() will look again.
-    }
-    return { handle, store, log: new CommitLog(store, seed), seed, fileId, baseSize, users: 0, retired: false }
+  private get state(): FileState {
+    return this.files.current
   }
 
   private get store(): Store {
@@ -164,8 +122,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   }
 
   protected override track(user: object): void {
-    this.state.users++
-    usersGone.register(user, this.state)
+    this.files.track(user)
   }
 
   private newTxn(): WriteTxn {
@@ -281,8 +238,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     if (id !== this.state.fileId) {
       // A compaction replaced the file: continue on the new one.
       const f = openFile(this.io, this.path, true, false)
-      this.retire()
-      this.state = this.newState(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
+      this.files.replace(f.handle, f.seed, f.header.baseSize, f.head.offset + COMMIT_RECORD_SIZE)
       this.head = f.head
       return this.head.commit.version
     }
@@ -314,8 +270,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       if (!this.readOnly && this.durability === 'none' && !this.store.isPoisoned) this.store.sync()
     } finally {
       try {
-        for (const s of this.retired) if (s.users > 0) closeQuietly(s)
-        this.state.handle.close()
+        this.files.closeAll()
       } finally {
         this.lock?.release()
         this.store.cache.clear()
@@ -398,8 +353,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   /** After the rename: the new file becomes this handle's, then the rename is made durable. */
   private adopt(c: Compactor, head: Head): void {
     if (head.commit.version !== this.head.commit.version) throw new Error('compaction did not reach the latest version')
-    this.retire()
-    this.state = this.newState(c.handle, c.seed, c.end, c.end)
+    this.files.replace(c.handle, c.seed, c.end, c.end)
     this.head = head
     try {
       this.io.syncDir(dirname(this.path))
@@ -408,15 +362,6 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       // compaction dropped): acknowledge nothing more, and say so.
       throw this.store.poisonWith(e, 'directory fsync after compaction')
     }
-  }
-
-  /** The current file is being replaced: close it now, or once its last user is gone. */
-  private retire(): void {
-    const s = this.state
-    s.retired = true
-    this.retired = this.retired.filter((r) => r.users > 0)
-    if (s.users === 0) closeQuietly(s)
-    else this.retired.push(s)
   }
 
   private maybeAutoCompact(a: Required<AutoCompactOptions>): void {
