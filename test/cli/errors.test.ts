@@ -193,7 +193,8 @@ describe('output', () => {
   const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0
   it.skipIf(!hasScript)('colour on a terminal (util-linux script gives the command a pty), none with NO_COLOR', () => {
     const run = (noColor: string | undefined): string => {
-      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: noColor, FORCE_COLOR: undefined, NODE_DISABLE_COLORS: undefined, TERM: 'xterm' }
+      // CI is unset too: Node itself turns colours off when it sees CI=true (as CI runs have).
+      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: noColor, FORCE_COLOR: undefined, NODE_DISABLE_COLORS: undefined, CI: undefined, TERM: 'xterm' }
       for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
       return spawnSync('script', ['-qec', `"${process.execPath}" "${BIN}" check "${books}"`, '/dev/null'], { encoding: 'utf8', env }).stdout
     }
