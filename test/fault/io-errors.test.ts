@@ -120,6 +120,9 @@ const KNOWN_BUGS = {
   creatingFileLeft: false, // fixed in 3fac318
 }
 
+/** Injected I/O errors and crashes, for the report. */
+const injected = { faults: 0, crashes: 0 }
+
 /** Observed error codes of failed fsyncs, for the report. */
 const syncFailureCodes = new Map<string, number>()
 
@@ -144,6 +147,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
             const db = openDb(sim, { durability })
             const isSync = durability === 'full' && k === 2
             sim.setPlan({ failAt: sim.ops + k, failWith: errno })
+            injected.faults++
             const err = expectCambium(() => applyStep(db, step), isSync ? [codeFor(errno), 'ERR_IO'] : [codeFor(errno)], ctx)
             if (isSync) syncFailureCodes.set(`fsync ${errno} -> ${err.code}`, (syncFailureCodes.get(`fsync ${errno} -> ${err.code}`) ?? 0) + 1)
             sim.setPlan({})
@@ -206,6 +210,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
           const sim = simOf(BASE, k)
           const db = openDb(sim, { durability })
           sim.setPlan({ failAt: sim.ops + k, failWith: errno })
+          injected.faults++
           expectCambium(() => applyStep(db, big), isSync ? ['ERR_IO', codeFor(errno)] : [codeFor(errno)], ctx)
           sim.setPlan({})
           expect(db.version, ctx).toBe(BEFORE)
@@ -226,6 +231,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
         const sim = simOf(BASE, 100 + k)
         const db = openDb(sim, { durability })
         sim.setPlan({ crashAt: sim.ops + k })
+        injected.crashes++
         expect(() => applyStep(db, big)).toThrow()
         expect(sim.isCrashed).toBe(true)
         for (const [mi, mode] of (['drop', 'torn'] as const).entries()) {
@@ -250,6 +256,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
       const ctx = `failSyncAt, seed ${seed}`
       // Sync 1 is the open's; sync 2 is the commit's.
       const sim2 = SimFileIO.fromImage(BASE, { seed, powersafeOverwrite: true, plan: { failSyncAt: 2 } })
+      injected.faults++
       const db = openDb(sim2, { durability: 'full' })
       expectCambium(() => applyStep(db, commits['batch']!), ['ERR_IO'], ctx)
       expect(db.version, ctx).toBe(BEFORE)
@@ -275,6 +282,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
       const disk = new FullDisk(sim)
       const db = open(disk.io, durability)
       disk.full = true
+      injected.faults++
       for (let i = 0; i < 3; i++) expectCambium(() => applyStep(db, commits['put (out of line)']!), ['ERR_NO_SPACE'], `${ctx}, attempt ${i}`)
       for (const [w, fn] of everyWrite(db)) expectCambium(fn, ['ERR_NO_SPACE'], `${ctx}: ${w}`)
       expect(db.version, ctx).toBe(BEFORE)
@@ -301,6 +309,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
       applyStep(db, commits['batch']!)
       applyStep(db, commits['put (inline)']!)
       sim.setPlan({ failAt: sim.ops + 1, failWith: errno })
+      injected.faults++
       expectCambium(() => db.close(), ['ERR_IO', codeFor(errno)], ctx)
       sim.setPlan({})
       expect(db.isOpen, ctx).toBe(false)
@@ -318,6 +327,7 @@ describe('I/O errors during a commit (T6-lite)', () => {
       const sim = simOf(BASE, 5)
       const db = openDb(sim, { durability })
       sim.setPlan({ failAt: sim.ops + 1, failWith: 'ENOSPC', failCount: Infinity })
+      injected.faults++
       const e1 = expectCambium(() => applyStep(db, commits['put (out of line)']!), ['ERR_NO_SPACE', 'ERR_IO'], `full disk (${durability})`)
       syncFailureCodes.set(`disk stays full: first commit -> ${e1.code}`, 1)
       const e2 = expectCambium(() => applyStep(db, commits['put (out of line)']!), ['ERR_NO_SPACE', 'ERR_IO'], `full disk, again (${durability})`)
@@ -357,6 +367,7 @@ describe('I/O errors while creating or recovering a file (T6-lite)', () => {
       for (const errno of ERRNOS) {
         const ctx = `creation op ${k}/${ops} fails with ${errno}`
         const sim = new SimFileIO({ seed: k, powersafeOverwrite: true, plan: { failAt: k, failWith: errno } })
+        injected.faults++
         expectCambium(() => openDb(sim, { durability: 'full' }), [codeFor(errno)], ctx)
         expect(sim.openHandleCount, ctx).toBe(0)
         const files = sim.listFiles().filter((f) => f !== DB_PATH)
@@ -398,6 +409,7 @@ describe('I/O errors while creating or recovering a file (T6-lite)', () => {
   it('BUG-F1 regression: a creation whose directory fsync failed, then a retried open: acknowledged commits survive a power loss', () => {
     // Op 5 of creation is syncDir(dirname(path)) after the rename of <path>.creating.
     const sim = new SimFileIO({ seed: 1, powersafeOverwrite: true, plan: { failAt: 5, failWith: 'EIO' } })
+    injected.faults++
     expectCambium(() => openDb(sim, { durability: 'full' }), ['ERR_IO'], 'creation with a failing directory fsync')
     sim.setPlan({})
     const db = openDb(sim, { durability: 'full' }) // finds the renamed file and opens it
@@ -413,6 +425,7 @@ describe('I/O errors while creating or recovering a file (T6-lite)', () => {
   it('BUG-F2 regression: a creation that fails leaves no <path>.creating behind', () => {
     for (const k of [2, 3, 4]) {
       const sim = new SimFileIO({ seed: 1, powersafeOverwrite: true, plan: { failAt: k, failWith: 'ENOSPC' } })
+      injected.faults++
       expectCambium(() => openDb(sim, { durability: 'full' }), ['ERR_NO_SPACE'], `creation op ${k}`)
       expect(sim.listFiles(), `creation op ${k} (write, fsync, rename of the temp file) failed`).toEqual([])
     }
@@ -426,6 +439,7 @@ describe('I/O errors while creating or recovering a file (T6-lite)', () => {
       for (const errno of ERRNOS) {
         const ctx = `recovering open op ${k} fails with ${errno}`
         const sim = SimFileIO.fromImage(torn, { seed: k, powersafeOverwrite: true, plan: { failAt: k, failWith: errno } })
+        injected.faults++
         expectCambium(() => openDb(sim, { durability: 'full' }), [codeFor(errno)], ctx)
         expect(sim.openHandleCount, ctx).toBe(0)
         sim.setPlan({})
@@ -436,6 +450,9 @@ describe('I/O errors while creating or recovering a file (T6-lite)', () => {
         db.close()
       }
     }
-    console.log(`[io-errors] observed: ${[...syncFailureCodes].map(([k, n]) => `${k} (${n}x)`).join('; ')}`)
+    console.log(
+      `[io-errors] ${injected.faults} injected I/O failures (ENOSPC/EIO/EFBIG at every op of each commit kind, creation and recovery; failing fsyncs; full disks) ` +
+        `and ${injected.crashes} crash points (x2 crash modes); observed: ${[...syncFailureCodes].map(([k, n]) => `${k} (${n}x)`).join('; ')}`,
+    )
   })
 })

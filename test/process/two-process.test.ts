@@ -1,8 +1,10 @@
 /**
- * cambium across real processes: the writer lock, read-only followers (refresh()), racing
- * writers and kill -9. Children (test/process/children/*.mjs) run the built dist/index.js;
+ * cambium across real processes: the writer lock, read-only followers (refresh()), and torn
+ * commits under a follower. Children (test/process/children/*.mjs) run the built dist/index.js;
  * this process uses src/. Every version's contents are a function of its number
- * (children/common.mjs), so any process can check any version.
+ * (children/common.mjs), so any process can check any version. The large runs are in their own
+ * files: kill9.test.ts (T2, 200 kill -9 rounds), race.test.ts (T7, 100 writer races) and
+ * follower.test.ts (T8, a follower over 10,000 commits).
  *
  * Nothing waits on a timer except the random kill delays: readiness and progress are lines
  * the children print. Set CAMBIUM_SEED to replay the kill delays of a failed run.
@@ -167,113 +169,6 @@ describe('two processes', () => {
     },
     90_000,
   )
-
-  it('two writers started together: exactly one gets the lock (20 rounds, half over a stale lock)', async () => {
-    createEmpty()
-    const t0 = Date.now()
-    let staleRounds = 0
-    for (let round = 0; round < 20; round++) {
-      const stale = round % 2 === 1
-      if (stale) {
-        // A writer killed with the lock held leaves a lock file naming a dead pid: both
-        // contenders must go through reclaim, and still only one may win.
-        const holder = spawnChild('writer.mjs', 'hold', dbPath)
-        await holder.waitFor(/^READY /)
-        await holder.kill9()
-        expect(lockHolderPid()).toBe(holder.pid)
-        staleRounds++
-      }
-      const a = spawnChild('writer.mjs', 'race', dbPath)
-      const b = spawnChild('writer.mjs', 'race', dbPath)
-      await Promise.all([a.waitFor(/^READY$/), b.waitFor(/^READY$/)])
-      const at = Date.now() + 150
-      a.send(`GO ${at}`)
-      b.send(`GO ${at}`)
-      const [ra, rb] = await Promise.all([a.waitFor(/^(WON|ERROR) (.*)$/), b.waitFor(/^(WON|ERROR) (.*)$/)])
-      const results = [ra[1], rb[1]]
-      expect(results.sort(), `round ${round}: ${ra[0]} / ${rb[0]}`).toEqual(['ERROR', 'WON'])
-      const [winner, loser, lost] = ra[1] === 'WON' ? [a, b, rb] : [b, a, ra]
-      const err = parseError(lost[2]!)
-      expect(err.code, `round ${round}: ${lost[0]}`).toBe('ERR_LOCKED')
-      expect(err.message).toMatch(new RegExp(`\\bprocess ${winner.pid}\\b`))
-      winner.send('FINISH')
-      await winner.waitFor(new RegExp(`^DONE ${round + 1}$`))
-      await Promise.all([winner.exitsCleanly(), loser.exitsCleanly()])
-      expect(fs.existsSync(lockPath)).toBe(false)
-    }
-    const db = openRO()
-    try {
-      expect(db.version).toBe(20)
-      checkVersion(db, 20, true)
-    } finally {
-      db.close()
-    }
-    // Reclaims and releases leave nothing behind (no lock, guard, temp or set-aside files).
-    expect(fs.readdirSync(dir)).toEqual(['test.cambium'])
-    log(`race: 20 rounds (${staleRounds} over a stale lock) in ${Date.now() - t0} ms`)
-  }, 90_000)
-
-  it('kill -9 during commits: the lock is reclaimed and every acknowledged version survives (30 rounds)', async () => {
-    const rng = new Rng(seed)
-    createEmpty()
-    const t0 = Date.now()
-    let version = 0
-    let unacked = 0
-    let torn = 0
-    let commits = 0
-    for (let round = 0; round < 30; round++) {
-      const durability = round % 3 === 2 ? 'none' : 'full'
-      const delay = 20 + rng.int(281)
-      const ctx = `seed ${seed}, round ${round}, durability ${durability}, kill after ${delay} ms`
-      const w = spawnChild('writer.mjs', 'loop', dbPath, durability)
-      const start = Number((await w.waitFor(/^READY (\d+)$/))[1])
-      expect(start, ctx).toBe(version)
-      await sleep(delay)
-      const st = await w.kill9()
-      expect(st.signal, `${ctx}\n${w.describe()}`).toBe('SIGKILL')
-      const acked = lastAck(w, start)
-      expect(lockHolderPid(), ctx).toBe(w.pid)
-
-      const db = openRW() // must reclaim the dead writer's lock
-      try {
-        expect(lockHolderPid(), ctx).toBe(process.pid)
-        torn += db.recovery.tornBytes > 0 ? 1 : 0
-        expect(db.version, ctx).toBeGreaterThanOrEqual(acked)
-        unacked += db.version - acked
-        commits += db.version - start
-        for (let u = start + 1; u <= db.version; u++) checkVersion(db.checkout(u), u)
-        for (let i = 0; i < 20; i++) {
-          const u = rng.int(start + 1)
-          checkVersion(db.checkout(u), u)
-        }
-        checkVersion(db, db.version, round % 5 === 4)
-        commitVersion(db, db.version + 1)
-        checkVersion(db, db.version)
-        version = db.version
-      } catch (e) {
-        throw new Error(`${ctx}: ${(e as Error).message}`, { cause: e })
-      } finally {
-        db.close()
-      }
-      expect(fs.existsSync(lockPath)).toBe(false)
-    }
-    // Every version ever committed, once more, from a fresh handle.
-    const t1 = Date.now()
-    const db = openRO()
-    try {
-      expect(db.version).toBe(version)
-      checkVersion(db, version, true)
-      for (let u = 0; u < version; u++) checkVersion(db.checkout(u), u)
-    } finally {
-      db.close()
-    }
-    expect(fs.readdirSync(dir)).toEqual(['test.cambium'])
-    log(`kill -9: final check of all ${version + 1} versions in ${Date.now() - t1} ms`)
-    log(
-      `kill -9: 30 rounds, ${commits} commits by killed writers (${unacked} made but not acknowledged), ` +
-        `${torn} torn tails, ${fs.statSync(dbPath).size} bytes, ${Date.now() - t0} ms (seed ${seed})`,
-    )
-  }, 120_000)
 
   it('a writer killed with kill -9 while a reader follows: the reader never sees a partial commit', async () => {
     const rng = new Rng(seed + 1)

@@ -10,6 +10,16 @@
 //         lost: "ERROR <json>", exit 0.
 //   loop  open read-write, print "READY <version>", then commit forever, printing
 //         "ACK <v>" after each commit returns (the parent SIGKILLs it).
+//   armed as loop, but first print "ARMED" and wait for a "GO" line before opening: the parent
+//         spawns the next round's child while it checks this round, so node's start-up time
+//         is off the critical path (and a kill may land during open() itself).
+//   racer a long-lived race contender: print "READY"; on each "GO <epoch ms>" spin until then
+//         (on the µs clock)
+//         and open read-write: "WON <pid> <start µs> <open µs>" or "LOST <start µs> <json>";
+//         the winner then takes "FINISH": one commit, close, "DONE <version>". Then the next GO.
+//         (<start µs>: the wall clock, in µs, when open() was called; <open µs>: its duration.)
+//
+// hold also takes "COMPACT <json keep>": compact(), then "COMPACTED <json result>".
 //
 // An unexpected failure prints "FAIL <json>" and exits 1.
 import { open } from '../../../dist/index.js'
@@ -34,6 +44,9 @@ try {
           if (cmd === 'COMMIT') {
             for (let i = 0; i < Number(arg); i++) say(`ACK ${commitVersion(db, db.version + 1)}`)
             say(`COMMITTED ${db.version}`)
+          } else if (cmd === 'COMPACT') {
+            const r = db.compact({ keep: JSON.parse(line.slice('COMPACT '.length)) })
+            say(`COMPACTED ${JSON.stringify(r)}`)
           } else if (cmd === 'CLOSE') {
             db.close()
             say('CLOSED')
@@ -98,6 +111,53 @@ try {
       const db = open(path, opts)
       say(`READY ${db.version}`)
       for (;;) say(`ACK ${commitVersion(db, db.version + 1)}`)
+    }
+    case 'armed': {
+      say('ARMED')
+      onStdinLines((line) => {
+        if (line !== 'GO') return
+        try {
+          const db = open(path, opts)
+          say(`READY ${db.version}`)
+          for (;;) say(`ACK ${commitVersion(db, db.version + 1)}`)
+        } catch (e) {
+          fail(e)
+        }
+      })
+      break
+    }
+    case 'racer': {
+      const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000)
+      let db
+      say('READY')
+      onStdinLines((line) => {
+        const [cmd, arg] = line.split(' ')
+        try {
+          if (cmd === 'GO') {
+            const atUs = Number(arg) * 1000
+            while (nowUs() < atUs) {
+              // spin: both contenders leave this loop at the same moment
+            }
+            const t0 = nowUs()
+            try {
+              db = open(path, opts)
+            } catch (e) {
+              say(`LOST ${t0} ${describeError(e)}`)
+              return
+            }
+            say(`WON ${process.pid} ${t0} ${nowUs() - t0}`)
+          } else if (cmd === 'FINISH') {
+            commitVersion(db, db.version + 1)
+            const v = db.version
+            db.close()
+            db = undefined
+            say(`DONE ${v}`)
+          }
+        } catch (e) {
+          fail(e)
+        }
+      })
+      break
     }
     default:
       throw new Error(`unknown mode ${mode}`)
