@@ -73,11 +73,15 @@ function checkHeader(path: string, b: Uint8Array, size: number, readOnly: boolea
   if (!isHeader(h)) {
     switch (h.kind) {
       case 'short':
-        throw new CambiumError('ERR_NOT_A_DATABASE', `${path}: not a cambium database (${size} bytes, shorter than the ${HEADER_SIZE}-byte header)`, { path })
+        throw new CambiumError(
+          'ERR_NOT_A_DATABASE',
+          `${path}: not a cambium database (${size} bytes, shorter than the ${HEADER_SIZE}-byte header); check the path, or delete the file if it is a database whose creation never finished`,
+          { path },
+        )
       case 'magic':
-        throw new CambiumError('ERR_NOT_A_DATABASE', `${path}: not a cambium database (bad magic bytes)`, { path })
+        throw new CambiumError('ERR_NOT_A_DATABASE', `${path}: not a cambium database (bad magic bytes); check the path: cambium files start with 89 43 41 4D 42 ("\\x89CAMB")`, { path })
       case 'crc':
-        throw new CambiumError('ERR_CORRUPT', `${path}: the file header fails its checksum`, { path, offset: 0 })
+        throw new CambiumError('ERR_CORRUPT', `${path}: the file header fails its checksum, so the file is damaged; restore it from a backup (\`cambium check\` reports the damage)`, { path, offset: 0 })
     }
   }
   if (h.readVersion > FORMAT_READ_VERSION || h.flags !== 0) {
@@ -126,7 +130,11 @@ export function openFile(io: FileIO, path: string, readOnly: boolean, create: bo
     const seed = saltSeed(header.salt)
     const found = findLastCommit(handle, seed, size)
     if (found === undefined) {
-      throw new CambiumError('ERR_CORRUPT', `${path}: no valid commit record in its ${size} bytes; the file is damaged`, { path })
+      throw new CambiumError(
+        'ERR_CORRUPT',
+        `${path}: no valid commit record in its ${size} bytes, so the file is damaged; restore it from a backup (\`cambium check\` reports the damage)`,
+        { path },
+      )
     }
     const end = found.offset + COMMIT_RECORD_SIZE
     if (!readOnly) {

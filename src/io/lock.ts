@@ -198,8 +198,9 @@ function lockedError(dbPath: string, who: string): CambiumError {
 function tryCreate(lockPath: string, info: LockInfo): boolean {
   const text = JSON.stringify(info)
   const tmp = `${lockPath}.${info.pid}.${info.token}.tmp`
-  fs.writeFileSync(tmp, text, { flag: 'wx' })
   try {
+    // Inside the try: a write that fails (ENOSPC, EFBIG) must not leave the temp file.
+    fs.writeFileSync(tmp, text, { flag: 'wx' })
     fs.linkSync(tmp, lockPath)
     return true
   } catch (e) {
@@ -256,7 +257,10 @@ function takeGuard(guard: string): boolean {
       if (errCode(e) === 'ENOENT') continue
       throw e
     }
-    if (Date.now() - Number(st.mtimeMs) <= STALE_GUARD_MS) return false
+    // A guard is stale when it is old, or when the reclaimer named in it has died.
+    const owner = Number(readTextOrNull(guard))
+    const ownerDead = Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && !processExists(owner)
+    if (!ownerDead && Date.now() - Number(st.mtimeMs) <= STALE_GUARD_MS) return false
     removeIfSame(guard, st.ino)
   }
   return false
@@ -325,6 +329,7 @@ export function acquireWriterLock(dbPath: string): WriterLock {
   const reg = registry()
   if (reg.held.has(lockPath)) throw lockedError(dbPath, `this process (pid ${process.pid})`)
   const info: LockInfo = { ...self(), acquiredAt: new Date().toISOString(), token: randomBytes(16).toString('hex') }
+  removeDeadTemps(lockPath)
   let last: Holder | undefined
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (tryCreate(lockPath, info)) return register(reg, lockPath, info.token)
@@ -336,6 +341,28 @@ export function acquireWriterLock(dbPath: string): WriterLock {
     sleepSync(RETRY_SLEEP_MS)
   }
   throw lockedError(dbPath, describeHolder(last))
+}
+
+/** Removes `<lock>.<pid>.<token>.tmp` files of processes that died between creating and removing them. */
+function removeDeadTemps(lockPath: string): void {
+  const dir = path.dirname(lockPath)
+  const base = path.basename(lockPath) + '.'
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(base) || !name.endsWith('.tmp')) continue
+    const pid = Number(name.slice(base.length).split('.')[0])
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue
+    try {
+      fs.rmSync(path.join(dir, name), { force: true })
+    } catch {
+      // Best effort: the next open tries again.
+    }
+  }
 }
 
 function register(reg: Registry, lockPath: string, token: string): WriterLock {

@@ -215,7 +215,7 @@ describe('kill -9 of a committing writer (T2)', () => {
   // the removal leaves the temp file forever (nothing removes another process's temp files).
   // The kill rounds above hit this window now and then. Reproduced here without timing: the
   // file a killed writer leaves behind, then a read-write open and close by a live process.
-  it.fails('LOCK-TMP: a lock temp file left by a writer killed inside open() is removed by the next writer', () => {
+  it('LOCK-TMP (fixed): a lock temp file left by a writer killed inside open() is removed by the next writer', () => {
     const dbPath = path.join(dir, 'lock-tmp.cambium')
     open(dbPath, utf8).close()
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
@@ -237,7 +237,7 @@ describe('kill -9 of a committing writer (T2)', () => {
   // ERR_LOCKED naming the dead writer ("locked by process N") although no process holds the
   // lock. Seen with real kills: 2 guards left in 23 reclaiming opens killed 0-4 ms in (the
   // report has the script). Reproduced here without timing: the two files such a kill leaves.
-  it.fails('LOCK-GUARD: a reclaim guard left by a writer killed while reclaiming does not block the next writer', () => {
+  it('LOCK-GUARD (fixed): a reclaim guard left by a writer killed while reclaiming does not block the next writer', () => {
     const dbPath = path.join(dir, 'lock-guard.cambium')
     open(dbPath, utf8).close()
     const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout)

@@ -247,7 +247,7 @@ describe('a real full file system (T6)', () => {
   // '<db>.lock.<pid>.<token>.tmp' and then fails to write it (ENOSPC, EFBIG, EDQUOT); the
   // removal is in a finally block that only starts after that write, so the empty temp file
   // stays. Here under `ulimit -f 0`: every write fails with EFBIG.
-  it.fails('LOCK-TMP: a read-write open whose lock-file write fails leaves no temp file', () => {
+  it('LOCK-TMP (fixed): a read-write open whose lock-file write fails leaves no temp file', () => {
     const p = path.join(dir, 'locktmp.cambium')
     open(p).close()
     const r = spawnSync('bash', ['-c', 'ulimit -f 0 && exec "$0" "$@"', process.execPath, CHILD, 'open', p], { encoding: 'utf8' })
