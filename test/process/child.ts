@@ -3,8 +3,11 @@
  * lines, never for time: waitFor() resolves on the first matching line not yet consumed, and
  * rejects (with the child's output) on timeout, on exit before a match, or on a "FAIL" line.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
+import { afterAll, beforeAll } from 'vitest'
 
 const childrenDir = path.join(import.meta.dirname, 'children')
 const live = new Set<Child>()
@@ -145,4 +148,28 @@ export async function killLiveChildren(): Promise<void> {
   const all = [...live]
   for (const c of all) c.proc.kill('SIGKILL')
   await Promise.all(all.map((c) => c.exit(10_000).catch(() => undefined)))
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '../..')
+
+/** Builds dist/ if it is missing (`npm test` builds first; a bare vitest run may not have). */
+export function ensureBuilt(): void {
+  if (fs.existsSync(path.join(repoRoot, 'dist/index.js'))) return
+  const r = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
+}
+
+/** Gives the test file a temporary directory (passed to `set` before the tests), and removes
+ *  it after them, once every child process still running is killed. */
+export function useTempDir(prefix: string, set: (dir: string) => void): void {
+  let dir = ''
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+    set(dir)
+    ensureBuilt()
+  }, 120_000)
+  afterAll(async () => {
+    await killLiveChildren()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
 }

@@ -12,16 +12,12 @@
  *
  *   CAMBIUM_FOLLOW_COMMITS (default 10000), CAMBIUM_FOLLOW_DURABILITY (default 'full')
  */
-import { spawnSync } from 'node:child_process'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
-import { spawnChild, killLiveChildren } from './child.js'
+import { spawnChild, useTempDir } from './child.js'
 import { checkVersion } from './children/common.mjs'
 
-const repo = path.resolve(import.meta.dirname, '../..')
 const COMMITS = Number(process.env['CAMBIUM_FOLLOW_COMMITS'] || 10_000)
 const DURABILITY = process.env['CAMBIUM_FOLLOW_DURABILITY'] || 'full'
 const COMPACTIONS = 2
@@ -29,18 +25,7 @@ const utf8 = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
 const log = (msg: string) => console.log(`[follower] ${msg}`)
 
 let dir: string
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-follow-'))
-  if (fs.existsSync(path.join(repo, 'dist/index.js'))) return
-  const r = spawnSync('npm', ['run', 'build'], { cwd: repo, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
-}, 120_000)
-
-afterAll(async () => {
-  await killLiveChildren()
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+useTempDir('cambium-follow-', (d) => (dir = d))
 
 describe('a follower process while a writer commits (T8)', () => {
   it(`${COMMITS} commits (durability ${DURABILITY}, ${COMPACTIONS} compactions): the follower only ever sees whole commits, in order, with the published contents`, async () => {

@@ -25,14 +25,13 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { checkDatabase } from '../../src/check/check.js'
 import { open } from '../../src/index.js'
 import { Rng } from '../helpers/rng.js'
-import { spawnChild, killLiveChildren, type Child } from './child.js'
+import { spawnChild, useTempDir, type Child } from './child.js'
 import { checkVersion, commitVersion } from './children/common.mjs'
 
-const repo = path.resolve(import.meta.dirname, '../..')
 const envInt = (name: string, dflt: number): number => {
   const v = process.env[name]
   if (v === undefined || v === '') return dflt
@@ -48,18 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (msg: string) => console.log(`[kill9] ${msg}`)
 
 let dir: string
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-kill9-'))
-  if (fs.existsSync(path.join(repo, 'dist/index.js'))) return
-  const r = spawnSync('npm', ['run', 'build'], { cwd: repo, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
-}, 120_000)
-
-afterAll(async () => {
-  await killLiveChildren()
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+useTempDir('cambium-kill9-', (d) => (dir = d))
 
 /** A lock's private temp file (src/io/lock.ts tryCreate): '<db>.lock.<pid>.<hex token>.tmp'. */
 const LOCK_TMP = /\.lock\.\d+\.[0-9a-f]+\.tmp$/

@@ -12,16 +12,13 @@
  *   CAMBIUM_RACE_ROUNDS (default 100), CAMBIUM_RACE_LANES (default 1: more lanes run faster but
  *   the contenders of a race then leave their spin loops less often within 1 ms of each other).
  */
-import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { open } from '../../src/index.js'
-import { spawnChild, killLiveChildren } from './child.js'
+import { spawnChild, useTempDir } from './child.js'
 import { checkVersion } from './children/common.mjs'
 
-const repo = path.resolve(import.meta.dirname, '../..')
 const envInt = (name: string, dflt: number): number => {
   const v = process.env[name]
   if (v === undefined || v === '') return dflt
@@ -35,18 +32,7 @@ const utf8 = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const
 const log = (msg: string) => console.log(`[race] ${msg}`)
 
 let dir: string
-
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-race-'))
-  if (fs.existsSync(path.join(repo, 'dist/index.js'))) return
-  const r = spawnSync('npm', ['run', 'build'], { cwd: repo, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`)
-}, 120_000)
-
-afterAll(async () => {
-  await killLiveChildren()
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+useTempDir('cambium-race-', (d) => (dir = d))
 
 interface LaneResult {
   rounds: number

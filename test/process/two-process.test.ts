@@ -18,7 +18,7 @@ import { COMMIT_RECORD_SIZE } from '../../src/format/constants.js'
 import { isCambiumError, open } from '../../src/index.js'
 import { Rng } from '../helpers/rng.js'
 import { spawnChild, killLiveChildren, type Child } from './child.js'
-import { checkVersion, commitVersion } from './children/common.mjs'
+import { checkVersion } from './children/common.mjs'
 
 const repo = path.resolve(import.meta.dirname, '../..')
 const seed = Number(process.env['CAMBIUM_SEED'] ?? Math.floor(Math.random() * 2 ** 31))
