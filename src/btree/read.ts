@@ -9,10 +9,6 @@ import { isLeaf, isPointer, type BranchNode, type Ref, type StoredValue, type Tr
 import type { Store } from '../store/store.js'
 import { lowerBound, upperBound } from './search.js'
 
-export function refCount(r: Ref): number {
-  return r.count
-}
-
 /** The node behind a Ref, checking it sits at the height its parent expects. */
 export function resolve(store: Store, r: Ref, height: number): TreeNode {
   const n = isPointer(r) ? store.node(r) : r

@@ -16,10 +16,9 @@ import {
 } from '../format/constants.js'
 import type { ValueRef } from '../format/node-codec.js'
 import type { FileHandle } from '../io/file-io.js'
+import { NODE_READ_GUESS } from '../store/store.js'
 import { describeError, hex32 } from './report.js'
 
-/** First read of a node: most nodes fit, so one pread usually suffices. */
-const NODE_READ_GUESS = 4096
 /** Records larger than this are checksummed in pieces of this size. */
 export const CRC_CHUNK = 1 << 20
 

@@ -15,7 +15,7 @@ import { headRoot, writeCommit, type Head } from '../txn/commit.js'
 import type { CommitLog } from '../txn/commit-log.js'
 import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
-import { encodeKey, encodeValue, own, type EncodingName } from './encoding.js'
+import { encodeKey, ownKey, ownValue, type EncodingName } from './encoding.js'
 import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
 import { CompactionRun, type CompactOptions, type CompactResult } from './compaction.js'
 import type { Compactor } from './compactor.js'
@@ -143,8 +143,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   /** Stores `value` under `key` in one commit; returns the new version. */
   put(key: K | Uint8Array | string, value: V | Uint8Array | string): number {
     this.assertWritable()
-    const k = own(encodeKey(key, this.keyEncoding))
-    const v = own(encodeValue(value, this.valueEncoding))
+    const k = ownKey(key, this.keyEncoding)
+    const v = ownValue(value, this.valueEncoding)
     const t = this.newTxn()
     t.put(k, v)
     return this.commit(t)
@@ -166,7 +166,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const t = this.newTxn()
     for (const op of ops) {
       if (op === null || typeof op !== 'object') throw new TypeError('batch: each operation must be an object { type, key, value? }')
-      if (op.type === 'put') t.put(own(encodeKey(op.key, this.keyEncoding)), own(encodeValue(op.value, this.valueEncoding)))
+      if (op.type === 'put') t.put(ownKey(op.key, this.keyEncoding), ownValue(op.value, this.valueEncoding))
       else if (op.type === 'del') t.delete(encodeKey(op.key, this.keyEncoding))
       else throw new TypeError(`batch: operation type must be 'put' or 'del', got ${JSON.stringify((op as { type: unknown }).type)}`)
     }

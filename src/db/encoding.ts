@@ -74,7 +74,15 @@ export function decode(b: Buffer, encoding: EncodingName): unknown {
   return encoding === 'utf8' ? s : JSON.parse(s)
 }
 
-/** Copies the caller's bytes so later changes to their buffer cannot reach the tree. */
-export function own(b: Uint8Array): Uint8Array {
-  return copyOf(b)
+/** A key the tree may keep: the caller's Uint8Array is copied (they may change it later);
+ *  bytes encoded here from a string or JSON value are fresh already. */
+export function ownKey(x: unknown, encoding: EncodingName): Uint8Array {
+  const b = encodeKey(x, encoding)
+  return b === x ? copyOf(b) : b
+}
+
+/** As ownKey, for values. */
+export function ownValue(x: unknown, encoding: EncodingName): Uint8Array {
+  const b = encodeValue(x, encoding)
+  return b === x ? copyOf(b) : b
 }

@@ -4,7 +4,7 @@
  */
 import { CambiumError } from '../errors.js'
 import type { WriteTxn } from '../txn/write-txn.js'
-import { encodeKey, encodeValue, own, type EncodingName } from './encoding.js'
+import { encodeKey, ownKey, ownValue, type EncodingName } from './encoding.js'
 import { ReadApi } from './read-api.js'
 
 export class Transaction<K = Buffer, V = Buffer> extends ReadApi<K, V> {
@@ -22,8 +22,8 @@ export class Transaction<K = Buffer, V = Buffer> extends ReadApi<K, V> {
 
   put(key: K | Uint8Array | string, value: V | Uint8Array | string): void {
     this.assertReadable()
-    const k = own(encodeKey(key, this.keyEncoding))
-    this.txn.put(k, own(encodeValue(value, this.valueEncoding)))
+    const k = ownKey(key, this.keyEncoding)
+    this.txn.put(k, ownValue(value, this.valueEncoding))
   }
 
   /** Deletes `key`; returns whether it was there. */

@@ -11,7 +11,7 @@
  */
 import { readU32 } from '../format/bytes.js'
 import { crc32 } from '../format/checksum.js'
-import { decodeCommit, looksLikeCommit, type CommitRecord } from '../format/commit-record.js'
+import { decodeCommit, type CommitRecord } from '../format/commit-record.js'
 import {
   COMMIT_BODY_SIZE,
   COMMIT_RECORD_SIZE,
@@ -128,7 +128,6 @@ export function findLastCommit(h: FileHandle, seed: number, limit: number, floor
     const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.length)
     // Native search for the 6 framing bytes (a byte-by-byte loop made an 8 MiB torn tail cost 0.5 s).
     for (let i = buf.lastIndexOf(COMMIT_FRAMING, hi - lo - 1); i >= 0; i = i === 0 ? -1 : buf.lastIndexOf(COMMIT_FRAMING, i - 1)) {
-      if (!looksLikeCommit(buf, i)) continue
       const found = validCommitAt(h, lo + i, seed)
       if (found !== undefined) return { commit: found, offset: lo + i }
     }

@@ -20,7 +20,7 @@ import { ioError } from './io-errors.js'
 import { NodeCache } from './node-cache.js'
 
 /** First read of a node record: most nodes fit, so one pread usually suffices. */
-const NODE_READ_GUESS = 4096
+export const NODE_READ_GUESS = 4096
 
 export class Store {
   readonly cache: NodeCache
