@@ -7,7 +7,7 @@ import { compareBytes } from '../format/bytes.js'
 import { MAX_TREE_HEIGHT } from '../format/constants.js'
 import { isLeaf, isPointer, type BranchNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
 import type { Store } from '../store/store.js'
-import { lowerBound, upperBound } from './search.js'
+import { nodeLowerBound as lowerBound, nodeUpperBound as upperBound } from './search.js'
 
 /** The node behind a Ref, checking it sits at the height its parent expects. */
 export function resolve(store: Store, r: Ref, height: number): TreeNode {
@@ -28,9 +28,9 @@ export function lookup(store: Store, root: Ref | null, height: number, key: Uint
   let n = rootNode(store, root, height)
   while (!isLeaf(n)) {
     const b: BranchNode = n
-    n = resolve(store, b.children[upperBound(b.keys, key)]!, b.height - 1)
+    n = resolve(store, b.children[upperBound(b, key)]!, b.height - 1)
   }
-  const i = lowerBound(n.keys, key)
+  const i = lowerBound(n, key)
   return i < n.keys.length && compareBytes(n.keys[i]!, key) === 0 ? n.values[i] : undefined
 }
 
@@ -41,11 +41,11 @@ export function rank(store: Store, root: Ref | null, height: number, key: Uint8A
   let n = rootNode(store, root, height)
   while (!isLeaf(n)) {
     const b: BranchNode = n
-    const idx = upperBound(b.keys, key)
+    const idx = upperBound(b, key)
     for (let i = 0; i < idx; i++) r += b.children[i]!.count
     n = resolve(store, b.children[idx]!, b.height - 1)
   }
-  return r + (inclusive ? upperBound(n.keys, key) : lowerBound(n.keys, key))
+  return r + (inclusive ? upperBound(n, key) : lowerBound(n, key))
 }
 
 export interface Bound {
@@ -86,14 +86,14 @@ export function* entries(
   const seek = reverse ? upper : lower
   while (!isLeaf(n)) {
     const b: BranchNode = n
-    const idx = seek === undefined ? (reverse ? b.children.length - 1 : 0) : upperBound(b.keys, seek.key)
+    const idx = seek === undefined ? (reverse ? b.children.length - 1 : 0) : upperBound(b, seek.key)
     stack.push({ node: b, idx })
     n = resolve(store, b.children[idx]!, b.height - 1)
   }
   let leaf = n
   let i: number
-  if (reverse) i = upper === undefined ? leaf.keys.length - 1 : (upper.inclusive ? upperBound(leaf.keys, upper.key) : lowerBound(leaf.keys, upper.key)) - 1
-  else i = lower === undefined ? 0 : lower.inclusive ? lowerBound(leaf.keys, lower.key) : upperBound(leaf.keys, lower.key)
+  if (reverse) i = upper === undefined ? leaf.keys.length - 1 : (upper.inclusive ? upperBound(leaf, upper.key) : lowerBound(leaf, upper.key)) - 1
+  else i = lower === undefined ? 0 : lower.inclusive ? lowerBound(leaf, lower.key) : upperBound(leaf, lower.key)
   for (;;) {
     if (reverse) {
       for (; i >= 0; i--) {

@@ -54,7 +54,7 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
     const start = w.pos
     const crc = encodeLeaf(w, n.keys, values)
     const len = w.pos - start
-    ctx.written(base + start, { height: 1, keys: n.keys, values, count: n.keys.length, edit: 0 }, len)
+    ctx.written(base + start, { height: 1, keys: n.keys, values, count: n.keys.length, edit: 0, index: undefined }, len)
     return { offset: base + start, crc, count: n.keys.length, bytes: bytes + len }
   }
   const ptrs: ChildPointer[] = new Array(n.children.length)
@@ -69,6 +69,6 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
   const start = w.pos
   const crc = encodeBranch(w, n.height, n.keys, ptrs)
   const len = w.pos - start
-  ctx.written(base + start, { height: n.height, keys: n.keys, children: ptrs, count, edit: 0 }, len)
+  ctx.written(base + start, { height: n.height, keys: n.keys, children: ptrs, count, edit: 0, index: undefined }, len)
   return { offset: base + start, crc, count, bytes: bytes + len }
 }

@@ -20,6 +20,7 @@ import {
   OFFSET_SIZE,
   RECORD_OVERHEAD,
 } from './constants.js'
+import type { KeyIndex } from './key-index.js'
 import { beginRecord, endRecord } from './record.js'
 
 /** Where an out-of-line value lives: its value record's offset, CRC and body length. */
@@ -55,6 +56,9 @@ export interface LeafNode {
   values: StoredValue[]
   count: number
   edit: number
+  /** search index, built on first search of an immutable node (edit 0); always present
+   *  as a property so every node has the same shape (V8 keeps property reads monomorphic) */
+  index: KeyIndex | undefined
 }
 
 export interface BranchNode {
@@ -65,6 +69,7 @@ export interface BranchNode {
   /** entries in the subtree */
   count: number
   edit: number
+  index: KeyIndex | undefined
 }
 
 export type TreeNode = LeafNode | BranchNode
@@ -198,7 +203,7 @@ export function decodeLeaf(body: Uint8Array, offset: number): LeafNode {
   }
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
   checkSorted(keys)
-  return { height: 1, keys, values, count: n, edit: 0 }
+  return { height: 1, keys, values, count: n, edit: 0, index: undefined }
 }
 
 export function decodeBranch(body: Uint8Array, offset: number): BranchNode {
@@ -220,7 +225,7 @@ export function decodeBranch(body: Uint8Array, offset: number): BranchNode {
   for (let i = 0; i < n - 1; i++) keys[i] = joinKey(prefix, r.bytes(r.varint()))
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
   checkSorted(keys)
-  return { height, keys, children, count, edit: 0 }
+  return { height, keys, children, count, edit: 0, index: undefined }
 }
 
 function checkSorted(keys: Uint8Array[]): void {

@@ -182,7 +182,8 @@ const NODE_KINDS = [KIND_LEAF, KIND_BRANCH] as const
 const VALUE_KINDS = [KIND_VALUE] as const
 
 /** A rough count of the bytes a decoded node holds: its body, plus ~80 bytes of V8 object
- *  overhead for each key array and each value view, plus the node object itself. */
+ *  overhead for each key array and each value view, 4 for its search-index head, plus the
+ *  node object and its index. */
 function decodedSize(bodyLength: number, node: TreeNode): number {
-  return bodyLength + 96 + node.keys.length * 160
+  return bodyLength + 160 + node.keys.length * 164
 }

@@ -17,11 +17,22 @@ export function skipTarget(v: number): number {
   return v - p
 }
 
+function trailingZeros(v: number): number {
+  let z = 0
+  while (v % 2 === 0 && v > 0) {
+    v /= 2
+    z++
+  }
+  return z
+}
+
 /** Bounded cache of decoded commit records: history walks revisit the same records. */
 const CACHE_MAX = 4096
 
 export class CommitLog {
   private readonly cache = new Map<number, CommitRecord>()
+  /** byZeros[z]: the newest head passed to skipFor whose version is a multiple of 2^z */
+  private readonly byZeros: (Head | undefined)[] = new Array<Head | undefined>(54).fill(undefined)
 
   constructor(
     private readonly store: Store,
@@ -77,10 +88,19 @@ export class CommitLog {
     return h
   }
 
-  /** skipOffset for the commit that will follow `head`. */
+  /**
+   * skipOffset for the commit that will follow `head`. Its target t = (v+1) & v is the
+   * newest commit whose version is a multiple of 2^(z+1), z = trailing zeros of v+1; so
+   * remembering, per z, the newest head seen with at least z trailing zeros answers
+   * without reading the log (a single-put commit would otherwise read ~log n records).
+   */
   skipFor(head: Head): number {
-    const target = skipTarget(head.commit.version + 1)
-    if (target === head.commit.version) return head.offset
+    const v = head.commit.version
+    for (let z = 0; z < this.byZeros.length && v > 0 && v % 2 ** z === 0; z++) this.byZeros[z] = head
+    const target = skipTarget(v + 1)
+    if (target === v) return head.offset
+    const known = this.byZeros[trailingZeros(v + 1) + 1]
+    if (known !== undefined && known.commit.version === target) return known.offset
     return this.atOrBelow(head, target)?.offset ?? 0
   }
 }

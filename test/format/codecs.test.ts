@@ -678,9 +678,9 @@ describe('reading records by pointer (the Merkle check, FORMAT.md §5)', () => {
 describe('serializing a tree (FORMAT.md §1, §5b)', () => {
   it('writes value records before their leaf, children before parents, with exact aggregates', () => {
     const big = new Uint8Array(300).fill(0x42)
-    const l1: LeafNode = { height: 1, keys: [utf8('a'), utf8('b')], values: [utf8('1'), big], count: 2, edit: 1 }
-    const l2: LeafNode = { height: 1, keys: [utf8('m')], values: [utf8('3')], count: 1, edit: 1 }
-    const root: BranchNode = { height: 2, keys: [utf8('m')], children: [l1, l2], count: 3, edit: 1 }
+    const l1: LeafNode = { height: 1, keys: [utf8('a'), utf8('b')], values: [utf8('1'), big], count: 2, edit: 1, index: undefined }
+    const l2: LeafNode = { height: 1, keys: [utf8('m')], values: [utf8('3')], count: 1, edit: 1, index: undefined }
+    const root: BranchNode = { height: 2, keys: [utf8('m')], children: [l1, l2], count: 3, edit: 1, index: undefined }
     const w = new ByteWriter()
     const base = 1000
     const written: [number, TreeNode, number][] = []
@@ -714,8 +714,8 @@ describe('serializing a tree (FORMAT.md §1, §5b)', () => {
 
   it('does not rewrite nodes already on disk', () => {
     const onDisk: ChildPointer = { offset: 64, crc: 7, count: 5, bytes: 500 }
-    const l2: LeafNode = { height: 1, keys: [utf8('z')], values: [utf8('9')], count: 1, edit: 1 }
-    const root: BranchNode = { height: 2, keys: [utf8('z')], children: [onDisk, l2], count: 6, edit: 1 }
+    const l2: LeafNode = { height: 1, keys: [utf8('z')], values: [utf8('9')], count: 1, edit: 1, index: undefined }
+    const root: BranchNode = { height: 2, keys: [utf8('z')], children: [onDisk, l2], count: 6, edit: 1, index: undefined }
     const w = new ByteWriter()
     const ptr = serializeTree({ w, base: 1000, inlineMax: 256, written: () => {} }, root)
     expect(readFrame(w.result(), 0).kind).toBe(1) // only the new leaf, then the branch
