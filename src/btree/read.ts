@@ -5,12 +5,29 @@
 import { corrupt } from '../errors.js'
 import { compareBytes } from '../format/bytes.js'
 import { MAX_TREE_HEIGHT } from '../format/constants.js'
-import { isLeaf, isPointer, type BranchNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
+import { isPointer, isValueRef, type BranchNode, type LeafNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
+import {
+  copyInto,
+  packedBound,
+  packedChild,
+  packedChildCount,
+  packedCompare,
+  PackedNode,
+  packedIsOutOfLine,
+  packedKey,
+  packedKeyEquals,
+  packedValue,
+  packedValueEnd,
+  packedValueStart,
+} from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
-import { nodeLowerBound as lowerBound, nodeUpperBound as upperBound } from './search.js'
+import { lowerBound, upperBound } from './search.js'
+
+/** A node as readers see it: packed (from the cache) or a writer's in-memory node. */
+export type AnyNode = TreeNode | PackedNode
 
 /** The node behind a Ref, checking it sits at the height its parent expects. */
-export function resolve(store: Store, r: Ref, height: number): TreeNode {
+export function resolve(store: Store, r: Ref, height: number): AnyNode {
   const n = isPointer(r) ? store.node(r) : r
   if (n.height !== height) {
     throw corrupt(`node at height ${n.height} where ${height} was expected`, isPointer(r) ? r.offset : -1, store.path)
@@ -18,20 +35,45 @@ export function resolve(store: Store, r: Ref, height: number): TreeNode {
   return n
 }
 
-export function rootNode(store: Store, root: Ref, height: number): TreeNode {
+export function rootNode(store: Store, root: Ref, height: number): AnyNode {
   if (height < 1 || height > MAX_TREE_HEIGHT) throw corrupt(`tree height ${height}`, isPointer(root) ? root.offset : -1, store.path)
   return resolve(store, root, height)
+}
+
+/** First key index >= key (or > key with `upper`; for a branch, the child to descend into). */
+function bound(n: AnyNode, key: Uint8Array, upper: boolean): number {
+  if (n instanceof PackedNode) return packedBound(n, key, upper)
+  return upper ? upperBound(n.keys, key) : lowerBound(n.keys, key)
+}
+
+function keyCount(n: AnyNode): number {
+  return n instanceof PackedNode ? n.size : n.keys.length
+}
+
+function childCount(n: AnyNode): number {
+  return n instanceof PackedNode ? n.size + 1 : (n as BranchNode).children.length
+}
+
+function child(n: AnyNode, i: number): Ref {
+  return n instanceof PackedNode ? packedChild(n, i) : (n as BranchNode).children[i]!
+}
+
+/** The child to descend into for `key`, resolved. */
+function descend(store: Store, n: AnyNode, i: number): AnyNode {
+  return resolve(store, child(n, i), n.height - 1)
 }
 
 export function lookup(store: Store, root: Ref | null, height: number, key: Uint8Array): StoredValue | undefined {
   if (root === null) return undefined
   let n = rootNode(store, root, height)
-  while (!isLeaf(n)) {
-    const b: BranchNode = n
-    n = resolve(store, b.children[upperBound(b, key)]!, b.height - 1)
+  while (n.height > 1) n = descend(store, n, bound(n, key, true))
+  if (n instanceof PackedNode) {
+    const i = packedBound(n, key, false)
+    return i < n.size && packedKeyEquals(n, i, key) ? packedValue(n, i) : undefined
   }
-  const i = lowerBound(n, key)
-  return i < n.keys.length && compareBytes(n.keys[i]!, key) === 0 ? n.values[i] : undefined
+  const leaf = n as LeafNode
+  const i = lowerBound(leaf.keys, key)
+  return i < leaf.keys.length && compareBytes(leaf.keys[i]!, key) === 0 ? leaf.values[i] : undefined
 }
 
 /** Number of entries < key, or <= key when `inclusive`. */
@@ -39,13 +81,12 @@ export function rank(store: Store, root: Ref | null, height: number, key: Uint8A
   if (root === null) return 0
   let r = 0
   let n = rootNode(store, root, height)
-  while (!isLeaf(n)) {
-    const b: BranchNode = n
-    const idx = upperBound(b, key)
-    for (let i = 0; i < idx; i++) r += b.children[i]!.count
-    n = resolve(store, b.children[idx]!, b.height - 1)
+  while (n.height > 1) {
+    const idx = bound(n, key, true)
+    for (let i = 0; i < idx; i++) r += n instanceof PackedNode ? packedChildCount(n, i) : (n as BranchNode).children[i]!.count
+    n = descend(store, n, idx)
   }
-  return r + (inclusive ? upperBound(n, key) : lowerBound(n, key))
+  return r + bound(n, key, inclusive)
 }
 
 export interface Bound {
@@ -58,72 +99,134 @@ export interface Bounds {
   upper: Bound | undefined
 }
 
-function aboveLower(key: Uint8Array, lower: Bound | undefined): boolean {
-  if (lower === undefined) return true
-  const c = compareBytes(key, lower.key)
-  return c > 0 || (c === 0 && lower.inclusive)
+/** Order of leaf entry i's key against `key`. */
+function compareEntry(leaf: AnyNode, i: number, key: Uint8Array): number {
+  return leaf instanceof PackedNode ? packedCompare(leaf, i, key) : compareBytes((leaf as LeafNode).keys[i]!, key)
 }
 
-function belowUpper(key: Uint8Array, upper: Bound | undefined): boolean {
-  if (upper === undefined) return true
-  const c = compareBytes(key, upper.key)
-  return c < 0 || (c === 0 && upper.inclusive)
-}
+const allocBuffer = (n: number): Buffer => Buffer.allocUnsafe(n)
 
-/** Entries within bounds, in key order (or reverse). Lazy: reads nodes as it goes. */
-export function* entries(
-  store: Store,
-  root: Ref | null,
-  height: number,
-  bounds: Bounds,
-  reverse: boolean,
-): Generator<[Uint8Array, StoredValue]> {
-  if (root === null) return
-  const { lower, upper } = bounds
-  // Path from the root: branch nodes and the child index taken in each.
-  const stack: { node: BranchNode; idx: number }[] = []
-  let n = rootNode(store, root, height)
-  const seek = reverse ? upper : lower
-  while (!isLeaf(n)) {
-    const b: BranchNode = n
-    const idx = seek === undefined ? (reverse ? b.children.length - 1 : 0) : upperBound(b, seek.key)
-    stack.push({ node: b, idx })
-    n = resolve(store, b.children[idx]!, b.height - 1)
+/**
+ * An ordered walk over the entries within bounds (or in reverse), reading nodes as it goes:
+ * next() moves to the next entry and says whether there is one; key() and value() read it.
+ * The tree it walks never changes under it (nodes are immutable or, for a writer's tree,
+ * copied before any later change).
+ */
+export class Cursor {
+  /** the branches from the root to the current leaf, and the child index taken in each */
+  private readonly path: AnyNode[] = []
+  private readonly idx: number[] = []
+  private leaf: AnyNode | undefined
+  private i = 0
+  private started = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly root: Ref | null,
+    private readonly height: number,
+    private readonly bounds: Bounds,
+    private readonly reverse: boolean,
+  ) {}
+
+  private seek(): void {
+    if (this.root === null) return
+    const { lower, upper } = this.bounds
+    const reverse = this.reverse
+    const seek = reverse ? upper : lower
+    let n = rootNode(this.store, this.root, this.height)
+    while (n.height > 1) {
+      const idx = seek === undefined ? (reverse ? childCount(n) - 1 : 0) : bound(n, seek.key, true)
+      this.path.push(n)
+      this.idx.push(idx)
+      n = descend(this.store, n, idx)
+    }
+    this.leaf = n
+    if (reverse) this.i = (upper === undefined ? keyCount(n) : bound(n, upper.key, upper.inclusive)) - 1
+    else this.i = lower === undefined ? 0 : bound(n, lower.key, !lower.inclusive)
   }
-  let leaf = n
-  let i: number
-  if (reverse) i = upper === undefined ? leaf.keys.length - 1 : (upper.inclusive ? upperBound(leaf, upper.key) : lowerBound(leaf, upper.key)) - 1
-  else i = lower === undefined ? 0 : lower.inclusive ? lowerBound(leaf, lower.key) : upperBound(leaf, lower.key)
-  for (;;) {
-    if (reverse) {
-      for (; i >= 0; i--) {
-        const k = leaf.keys[i]!
-        if (!aboveLower(k, lower)) return
-        yield [k, leaf.values[i]!]
-      }
+
+  /** Moves to the next leaf (or the previous one, in reverse); false at the end of the tree. */
+  private nextLeaf(): boolean {
+    const { path, idx, reverse } = this
+    let top = path.length - 1
+    while (top >= 0 && (reverse ? idx[top] === 0 : idx[top] === childCount(path[top]!) - 1)) top--
+    if (top < 0) return false
+    path.length = top + 1
+    idx.length = top + 1
+    idx[top]! += reverse ? -1 : 1
+    let m = descend(this.store, path[top]!, idx[top]!)
+    while (m.height > 1) {
+      const j = reverse ? childCount(m) - 1 : 0
+      path.push(m)
+      idx.push(j)
+      m = descend(this.store, m, j)
+    }
+    this.leaf = m
+    this.i = reverse ? keyCount(m) - 1 : 0
+    return true
+  }
+
+  next(): boolean {
+    if (!this.started) {
+      this.started = true
+      this.seek()
+      if (this.leaf === undefined) return false
     } else {
-      for (; i < leaf.keys.length; i++) {
-        const k = leaf.keys[i]!
-        if (!belowUpper(k, upper)) return
-        yield [k, leaf.values[i]!]
+      if (this.leaf === undefined) return false
+      this.i += this.reverse ? -1 : 1
+    }
+    for (;;) {
+      const leaf = this.leaf!
+      if (this.reverse ? this.i >= 0 : this.i < keyCount(leaf)) break
+      if (!this.nextLeaf()) {
+        this.leaf = undefined
+        return false
       }
     }
-    // Climb to the nearest ancestor with a next child, then descend to its edge leaf.
-    let top = stack[stack.length - 1]
-    while (top !== undefined && (reverse ? top.idx === 0 : top.idx === top.node.children.length - 1)) {
-      stack.pop()
-      top = stack[stack.length - 1]
+    const { lower, upper } = this.bounds
+    const limit = this.reverse ? lower : upper
+    if (limit !== undefined) {
+      const c = compareEntry(this.leaf!, this.i, limit.key)
+      const inside = this.reverse ? c > 0 || (c === 0 && limit.inclusive) : c < 0 || (c === 0 && limit.inclusive)
+      if (!inside) {
+        this.leaf = undefined
+        return false
+      }
     }
-    if (top === undefined) return
-    top.idx += reverse ? -1 : 1
-    let m = resolve(store, top.node.children[top.idx]!, top.node.height - 1)
-    while (!isLeaf(m)) {
-      const b: BranchNode = m
-      const idx = reverse ? b.children.length - 1 : 0
-      stack.push({ node: b, idx })
-      m = resolve(store, b.children[idx]!, b.height - 1)
-    }
-    leaf = m
-    i = reverse ? leaf.keys.length - 1 : 0
+    return true
   }
+
+  /** A copy of the current key. */
+  key(): Buffer {
+    const leaf = this.leaf!
+    if (leaf instanceof PackedNode) return packedKey(leaf, this.i, allocBuffer)
+    return copyBytes((leaf as LeafNode).keys[this.i]!)
+  }
+
+  /** The current value: a view of its bytes (not to be handed out) or its pointer. */
+  value(): StoredValue {
+    const leaf = this.leaf!
+    return leaf instanceof PackedNode ? packedValue(leaf, this.i) : (leaf as LeafNode).values[this.i]!
+  }
+
+  /** A copy of the current value, read from its record if it is out of line. */
+  valueCopy(): Buffer {
+    const leaf = this.leaf!
+    if (leaf instanceof PackedNode && !packedIsOutOfLine(leaf, this.i)) {
+      const s = packedValueStart(leaf, this.i)
+      const e = packedValueEnd(leaf, this.i)
+      const out = Buffer.allocUnsafe(e - s)
+      copyInto(out, 0, leaf.body, s, e)
+      return out
+    }
+    const v = this.value()
+    return copyBytes(isValueRef(v) ? this.store.value(v) : v)
+  }
+}
+
+/** A Buffer copy made with one memcpy (Buffer.from(Uint8Array) copies element by element). */
+export function copyBytes(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(b.length)
+  copyInto(out, 0, b, 0, b.length)
+  return out
 }

@@ -1,20 +1,5 @@
 /** Binary searches over sorted key arrays (bytewise order). */
 import { compareBytes, copyOf } from '../format/bytes.js'
-import { buildKeyIndex, indexedBound } from '../format/key-index.js'
-import type { TreeNode } from '../format/node-codec.js'
-
-/** lowerBound over a node's keys. An immutable node (edit 0) gets a search index on its
- *  first search; a writer's node, which may still change, is searched directly. */
-export function nodeLowerBound(n: TreeNode, key: Uint8Array): number {
-  if (n.edit !== 0) return lowerBound(n.keys, key)
-  return indexedBound(n.keys, (n.index ??= buildKeyIndex(n.keys)), key, false)
-}
-
-/** upperBound over a node's keys (for a branch: the child to descend into). */
-export function nodeUpperBound(n: TreeNode, key: Uint8Array): number {
-  if (n.edit !== 0) return upperBound(n.keys, key)
-  return indexedBound(n.keys, (n.index ??= buildKeyIndex(n.keys)), key, true)
-}
 
 /** Index of the first key >= `key` (keys.length if none). */
 export function lowerBound(keys: readonly Uint8Array[], key: Uint8Array): number {

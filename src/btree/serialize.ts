@@ -14,7 +14,6 @@ import {
   isValueRef,
   type ChildPointer,
   type Ref,
-  type StoredValue,
   type TreeNode,
 } from '../format/node-codec.js'
 
@@ -23,8 +22,8 @@ export interface SerializeContext {
   /** file offset of w's byte 0 */
   base: number
   inlineMax: number
-  /** called for each node written, with its final (on-disk) form */
-  written(offset: number, node: TreeNode, recordLength: number): void
+  /** called for each node record written, with where it is in w.buf: [start, end) */
+  written(offset: number, start: number, end: number): void
 }
 
 export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {
@@ -35,26 +34,25 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
   const { w, base } = ctx
   let bytes = 0
   if (isLeaf(n)) {
-    const values: StoredValue[] = new Array(n.values.length)
-    for (let i = 0; i < n.values.length; i++) {
-      const v = n.values[i]!
+    // The array is copied only if some values go out of line.
+    let values = n.values
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!
       if (isValueRef(v)) {
-        values[i] = v
+        bytes += RECORD_OVERHEAD + v.length
       } else if (v.length > ctx.inlineMax) {
+        if (values === n.values) values = n.values.slice()
         const start = beginRecord(w, KIND_VALUE)
         w.bytes(v)
         const crc = endRecord(w, start)
         values[i] = { offset: base + start, crc, length: v.length }
-      } else {
-        values[i] = v
-        continue
+        bytes += RECORD_OVERHEAD + v.length
       }
-      bytes += RECORD_OVERHEAD + v.length
     }
     const start = w.pos
     const crc = encodeLeaf(w, n.keys, values)
     const len = w.pos - start
-    ctx.written(base + start, { height: 1, keys: n.keys, values, count: n.keys.length, edit: 0, index: undefined }, len)
+    ctx.written(base + start, start, w.pos)
     return { offset: base + start, crc, count: n.keys.length, bytes: bytes + len }
   }
   const ptrs: ChildPointer[] = new Array(n.children.length)
@@ -69,6 +67,6 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
   const start = w.pos
   const crc = encodeBranch(w, n.height, n.keys, ptrs)
   const len = w.pos - start
-  ctx.written(base + start, { height: n.height, keys: n.keys, children: ptrs, count, edit: 0, index: undefined }, len)
+  ctx.written(base + start, start, w.pos)
   return { offset: base + start, crc, count, bytes: bytes + len }
 }

@@ -5,6 +5,7 @@
  * is copied first. So committed versions and live iterators never see a change.
  */
 import { branchRecordSize, isLeaf, isPointer, leafRecordSize, type BranchNode, type LeafNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
+import { PackedNode, unpack } from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
 import { resolve } from './read.js'
 import { lowerBound, shortestSeparator, upperBound } from './search.js'
@@ -28,18 +29,17 @@ export function newEdit(): number {
 function mutable(ctx: WriteContext, r: Ref, height: number): TreeNode {
   if (!isPointer(r) && r.edit === ctx.edit) return r
   const n = resolve(ctx.store, r, height)
-  if (isLeaf(n)) return { height: 1, keys: n.keys.slice(), values: n.values.slice(), count: n.count, edit: ctx.edit, index: undefined }
-  return { height: n.height, keys: n.keys.slice(), children: n.children.slice(), count: n.count, edit: ctx.edit, index: undefined }
+  if (n instanceof PackedNode) return unpack(n, ctx.edit)
+  if (isLeaf(n)) return { height: 1, keys: n.keys.slice(), values: n.values.slice(), count: n.count, edit: ctx.edit }
+  return { height: n.height, keys: n.keys.slice(), children: n.children.slice(), count: n.count, edit: ctx.edit }
 }
 
 function leafSize(ctx: WriteContext, n: LeafNode): number {
   return leafRecordSize(n.keys, n.values, ctx.inlineMax)
 }
 
-/** In-memory children have no bytes figure yet; 4 bytes is what a varint needs up to 256 MiB. */
 function branchSize(n: BranchNode): number {
-  const ptrs = n.children.map((c) => (isPointer(c) ? c : { offset: 0, crc: 0, count: c.count, bytes: 0x0fffffff }))
-  return branchRecordSize(n.keys, ptrs)
+  return branchRecordSize(n.keys, n.children)
 }
 
 interface Split {
@@ -56,7 +56,7 @@ function splitLeaf(ctx: WriteContext, n: LeafNode): Split {
     acc += n.keys[mid - 1]!.length + (n.values[mid - 1]!.length > ctx.inlineMax ? 12 : n.values[mid - 1]!.length) + 3
     if (acc * 2 >= total) break
   }
-  const right: LeafNode = { height: 1, keys: n.keys.splice(mid), values: n.values.splice(mid), count: 0, edit: ctx.edit, index: undefined }
+  const right: LeafNode = { height: 1, keys: n.keys.splice(mid), values: n.values.splice(mid), count: 0, edit: ctx.edit }
   right.count = right.keys.length
   n.count = n.keys.length
   return { sep: shortestSeparator(n.keys[mid - 1]!, right.keys[0]!), right }
@@ -68,7 +68,7 @@ function splitBranch(ctx: WriteContext, n: BranchNode): Split {
   const children = n.children.splice(mid)
   const keys = n.keys.splice(mid)
   const sep = n.keys.pop()!
-  const right: BranchNode = { height: n.height, keys, children, count: sumCounts(children), edit: ctx.edit, index: undefined }
+  const right: BranchNode = { height: n.height, keys, children, count: sumCounts(children), edit: ctx.edit }
   n.count -= right.count
   return { sep, right }
 }
@@ -111,11 +111,11 @@ function insert(ctx: WriteContext, n: TreeNode, key: Uint8Array, value: StoredVa
 
 /** Inserts or replaces `key`; returns the new root and height. */
 export function put(ctx: WriteContext, root: Ref | null, height: number, key: Uint8Array, value: StoredValue): [Ref, number] {
-  if (root === null) return [{ height: 1, keys: [key], values: [value], count: 1, edit: ctx.edit, index: undefined }, 1]
+  if (root === null) return [{ height: 1, keys: [key], values: [value], count: 1, edit: ctx.edit }, 1]
   const n = mutable(ctx, root, height)
   const split = insert(ctx, n, key, value)
   if (split === undefined) return [n, height]
-  const top: BranchNode = { height: height + 1, keys: [split.sep], children: [n, split.right], count: n.count + split.right.count, edit: ctx.edit, index: undefined }
+  const top: BranchNode = { height: height + 1, keys: [split.sep], children: [n, split.right], count: n.count + split.right.count, edit: ctx.edit }
   return [top, height + 1]
 }
 

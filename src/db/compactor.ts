@@ -131,7 +131,7 @@ export class Compactor {
       return
     }
     this.root = undefined
-    this.stack = [{ ptr, node: this.source.loadNode(ptr, false), next: 0, ptrs: [] }]
+    this.stack = [{ ptr, node: this.source.decodeNode(ptr), next: 0, ptrs: [] }]
   }
 
   /** One unit of the depth-first copy: descend into one child or write one node. */
@@ -144,7 +144,7 @@ export class Compactor {
         if (!isPointer(c)) throw new Error('compactor met an unwritten node')
         const done = this.nodes.get(c.offset)
         if (done === undefined) {
-          const child = this.source.loadNode(c, false)
+          const child = this.source.decodeNode(c)
           if (child.height !== b.height - 1) throw new CambiumError('ERR_CORRUPT', `${this.path}: node height mismatch below offset ${f.ptr.offset}`, { path: this.path, offset: c.offset })
           this.stack.push({ ptr: c, node: child, next: 0, ptrs: [] })
           return

@@ -11,7 +11,8 @@ import type { FileIO, WriterLock } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
 import { findLastCommit } from '../store/recover.js'
 import type { Store } from '../store/store.js'
-import { headRoot, writeCommit, type Head } from '../txn/commit.js'
+import { sortPuts } from '../btree/merge.js'
+import { headRoot, writeCommit, type CommitRequest, type Head } from '../txn/commit.js'
 import type { CommitLog } from '../txn/commit-log.js'
 import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
@@ -129,11 +130,11 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     return new WriteTxn(this.store, headRoot(this.head.commit), this.head.commit.height, this.nodeSize, DEFAULT_INLINE_VALUE_MAX)
   }
 
-  private commit(t: WriteTxn, flags = 0, sourceVersion = 0, root = t.root, height = t.height): number {
+  private commit(t: WriteTxn | undefined, flags = 0, sourceVersion = 0, root = t!.root, height = t!.height, puts?: CommitRequest['puts']): number {
     this.head = writeCommit(
       this.store,
       this.head,
-      { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head) },
+      { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head), puts },
       { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
     if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)
@@ -163,6 +164,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   batch(ops: readonly BatchOp<K, V>[]): number {
     this.assertWritable()
     if (!Array.isArray(ops)) throw new TypeError('batch(ops) takes an array of { type: "put", key, value } / { type: "del", key }')
+    if (ops.every((op) => op !== null && typeof op === 'object' && op.type === 'put')) return this.batchPuts(ops)
     const t = this.newTxn()
     for (const op of ops) {
       if (op === null || typeof op !== 'object') throw new TypeError('batch: each operation must be an object { type, key, value? }')
@@ -172,6 +174,21 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     }
     if (ops.length === 0) return this.head.commit.version
     return this.commit(t)
+  }
+
+  /** A batch of puts only: sorted, then merged into the tree in one pass (btree/merge.ts). */
+  private batchPuts(ops: readonly BatchOp<K, V>[]): number {
+    const keys: Uint8Array[] = new Array(ops.length)
+    const values: Uint8Array[] = new Array(ops.length)
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as { key: K; value: V }
+      keys[i] = ownKey(op.key, this.keyEncoding)
+      values[i] = ownValue(op.value, this.valueEncoding)
+    }
+    if (ops.length === 0) return this.head.commit.version
+    const [k, v] = sortPuts(keys, values)
+    const c = this.head.commit
+    return this.commit(undefined, 0, 0, headRoot(c), c.height, { keys: k, values: v, nodeSize: this.nodeSize })
   }
 
   /**

@@ -14,6 +14,37 @@ export function varintSize(n: number): number {
   return size
 }
 
+/** Writes n as a varint at b[at]; returns the position after it. The caller ensured room. */
+export function putVarint(b: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    b[at++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  b[at++] = n
+  return at
+}
+
+/** Writes a little-endian u48 at b[at]; returns the position after it. */
+export function putU48(b: Uint8Array, at: number, v: number): number {
+  const hi = Math.floor(v / 0x100000000)
+  writeU32(b, at, v >>> 0)
+  b[at + 4] = hi & 0xff
+  b[at + 5] = (hi >>> 8) & 0xff
+  return at + 6
+}
+
+/** Copies src[from, src.length) to b[at]; returns the position after it. */
+export function putBytes(b: Uint8Array, at: number, src: Uint8Array, from: number): number {
+  const n = src.length - from
+  // TypedArray#set (and the subarray it would need) has a fixed cost that a loop beats for short keys.
+  if (n < 32) {
+    for (let i = from; i < src.length; i++) b[at++] = src[i]!
+    return at
+  }
+  b.set(from === 0 ? src : src.subarray(from), at)
+  return at + n
+}
+
 /** A growable output buffer. Writes index bytes directly (no DataView): this is the
  *  hot path of every commit. */
 export class ByteWriter {
@@ -54,11 +85,7 @@ export class ByteWriter {
 
   u48(v: number): void {
     if (this.pos + 6 > this.buf.length) this.ensure(6)
-    const hi = Math.floor(v / 0x100000000)
-    writeU32(this.buf, this.pos, v >>> 0)
-    this.buf[this.pos + 4] = hi & 0xff
-    this.buf[this.pos + 5] = (hi >>> 8) & 0xff
-    this.pos += 6
+    this.pos = putU48(this.buf, this.pos, v)
   }
 
   u64(v: number): void {
@@ -70,27 +97,14 @@ export class ByteWriter {
 
   varint(n: number): void {
     if (this.pos + MAX_VARINT_BYTES > this.buf.length) this.ensure(MAX_VARINT_BYTES)
-    const b = this.buf
-    while (n >= 0x80) {
-      b[this.pos++] = (n % 128) | 0x80
-      n = Math.floor(n / 128)
-    }
-    b[this.pos++] = n
+    this.pos = putVarint(this.buf, this.pos, n)
   }
 
   /** Appends src[from..]. */
   bytes(src: Uint8Array, from = 0): void {
     const n = src.length - from
     if (this.pos + n > this.buf.length) this.ensure(n)
-    // TypedArray#set (and the subarray it would need) has a fixed cost that a loop beats for short keys.
-    if (n < 32) {
-      const b = this.buf
-      let p = this.pos
-      for (let i = from; i < src.length; i++) b[p++] = src[i]!
-    } else {
-      this.buf.set(from === 0 ? src : src.subarray(from), this.pos)
-    }
-    this.pos += n
+    this.pos = putBytes(this.buf, this.pos, src, from)
   }
 
   /** Overwrites a u32 already reserved at `at`. */
@@ -171,6 +185,11 @@ export class ByteReader {
       mul *= 128
     }
     throw new DecodeError(`varint longer than ${MAX_VARINT_BYTES} bytes`)
+  }
+
+  skip(n: number): void {
+    this.need(n)
+    this.pos += n
   }
 
   /** A view (no copy) of the next n bytes. */

@@ -10,7 +10,7 @@
  *              (childCount - 1) x (varint suffixLen | suffix)      -- separators
  * Keys and separators are stored as suffixes after the node's common prefix.
  */
-import { ByteReader, ByteWriter, commonPrefixLength, copyOf, varintSize } from './bytes.js'
+import { ByteReader, ByteWriter, commonPrefixLength, copyOf, MAX_VARINT_BYTES, putBytes, putU48, putVarint, varintSize, writeU32 } from './bytes.js'
 import {
   ENTRY_FLAG_OUT_OF_LINE,
   ENTRY_FLAGS_KNOWN_V1,
@@ -20,7 +20,6 @@ import {
   OFFSET_SIZE,
   RECORD_OVERHEAD,
 } from './constants.js'
-import type { KeyIndex } from './key-index.js'
 import { beginRecord, endRecord } from './record.js'
 
 /** Where an out-of-line value lives: its value record's offset, CRC and body length. */
@@ -56,9 +55,6 @@ export interface LeafNode {
   values: StoredValue[]
   count: number
   edit: number
-  /** search index, built on first search of an immutable node (edit 0); always present
-   *  as a property so every node has the same shape (V8 keeps property reads monomorphic) */
-  index: KeyIndex | undefined
 }
 
 export interface BranchNode {
@@ -69,7 +65,6 @@ export interface BranchNode {
   /** entries in the subtree */
   count: number
   edit: number
-  index: KeyIndex | undefined
 }
 
 export type TreeNode = LeafNode | BranchNode
@@ -107,61 +102,84 @@ export function leafRecordSize(keys: Uint8Array[], values: StoredValue[], inline
   return size
 }
 
-/** Exact size of the encoded branch record (framing included). */
-export function branchRecordSize(keys: Uint8Array[], children: readonly ChildPointer[]): number {
+/** Exact size of the encoded branch record (framing included). A child not yet written
+ *  (a node, no `bytes` figure) counts 4 bytes for it: a varint's size up to 256 MiB. */
+export function branchRecordSize(keys: Uint8Array[], children: readonly Ref[]): number {
   const p = prefixOf(keys)
   let size = RECORD_OVERHEAD + 3 + varintSize(p) + p
-  for (const c of children) size += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
+  for (const c of children) size += OFFSET_SIZE + 4 + varintSize(c.count) + (isPointer(c) ? varintSize(c.bytes) : 4)
   for (const k of keys) size += varintSize(k.length - p) + k.length - p
   return size
 }
 
-/** Appends a leaf record to w; returns its CRC. */
+/** Room for one key or separator suffix (length varint and bytes) past prefix p. */
+function keysRoom(keys: readonly Uint8Array[], p: number): number {
+  let n = 0
+  for (const k of keys) n += MAX_VARINT_BYTES + k.length - p
+  return n
+}
+
+/** Appends a leaf record to w; returns its CRC. Writes straight into w's buffer after
+ *  one ensure() (this runs for every leaf of every commit). */
 export function encodeLeaf(w: ByteWriter, keys: Uint8Array[], values: StoredValue[]): number {
-  const start = beginRecord(w, KIND_LEAF)
   const p = prefixOf(keys)
-  w.u16(keys.length)
-  w.varint(p)
-  if (p > 0) w.bytes(keys[0]!.subarray(0, p))
+  let room = RECORD_OVERHEAD + 2 + MAX_VARINT_BYTES + p + keysRoom(keys, p)
+  for (const v of values) room += 1 + (isValueRef(v) ? OFFSET_SIZE + 4 + MAX_VARINT_BYTES : MAX_VARINT_BYTES + v.length)
+  w.ensure(room)
+  const start = beginRecord(w, KIND_LEAF)
+  const b = w.buf
+  let at = w.pos
+  b[at++] = keys.length & 0xff
+  b[at++] = keys.length >>> 8
+  at = putVarint(b, at, p)
+  if (p > 0) at = putBytes(b, at, keys[0]!.subarray(0, p), 0)
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!
     const v = values[i]!
     if (isValueRef(v)) {
-      w.u8(ENTRY_FLAG_OUT_OF_LINE)
-      w.varint(k.length - p)
-      w.bytes(k, p)
-      w.u48(v.offset)
-      w.u32(v.crc)
-      w.varint(v.length)
+      b[at++] = ENTRY_FLAG_OUT_OF_LINE
+      at = putVarint(b, at, k.length - p)
+      at = putBytes(b, at, k, p)
+      at = putU48(b, at, v.offset)
+      writeU32(b, at, v.crc)
+      at = putVarint(b, at + 4, v.length)
     } else {
-      w.u8(0)
-      w.varint(k.length - p)
-      w.bytes(k, p)
-      w.varint(v.length)
-      w.bytes(v)
+      b[at++] = 0
+      at = putVarint(b, at, k.length - p)
+      at = putBytes(b, at, k, p)
+      at = putVarint(b, at, v.length)
+      at = putBytes(b, at, v, 0)
     }
   }
+  w.pos = at
   return endRecord(w, start)
 }
 
 /** Appends a branch record to w; returns its CRC. */
 export function encodeBranch(w: ByteWriter, height: number, keys: Uint8Array[], children: readonly ChildPointer[]): number {
-  const start = beginRecord(w, KIND_BRANCH)
   const p = prefixOf(keys)
-  w.u16(children.length)
-  w.u8(height)
-  w.varint(p)
-  if (p > 0) w.bytes(keys[0]!.subarray(0, p))
-  for (const c of children) {
-    w.u48(c.offset)
-    w.u32(c.crc)
-    w.varint(c.count)
-    w.varint(c.bytes)
+  w.ensure(RECORD_OVERHEAD + 3 + MAX_VARINT_BYTES + p + children.length * (OFFSET_SIZE + 4 + 2 * MAX_VARINT_BYTES) + keysRoom(keys, p))
+  const start = beginRecord(w, KIND_BRANCH)
+  const b = w.buf
+  let at = w.pos
+  b[at++] = children.length & 0xff
+  b[at++] = children.length >>> 8
+  b[at++] = height
+  at = putVarint(b, at, p)
+  if (p > 0) at = putBytes(b, at, keys[0]!.subarray(0, p), 0)
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i]!
+    at = putU48(b, at, c.offset)
+    writeU32(b, at, c.crc)
+    at = putVarint(b, at + 4, c.count)
+    at = putVarint(b, at, c.bytes)
   }
-  for (const k of keys) {
-    w.varint(k.length - p)
-    w.bytes(k, p)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!
+    at = putVarint(b, at, k.length - p)
+    at = putBytes(b, at, k, p)
   }
+  w.pos = at
   return endRecord(w, start)
 }
 
@@ -203,7 +221,7 @@ export function decodeLeaf(body: Uint8Array, offset: number): LeafNode {
   }
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
   checkSorted(keys)
-  return { height: 1, keys, values, count: n, edit: 0, index: undefined }
+  return { height: 1, keys, values, count: n, edit: 0 }
 }
 
 export function decodeBranch(body: Uint8Array, offset: number): BranchNode {
@@ -225,7 +243,7 @@ export function decodeBranch(body: Uint8Array, offset: number): BranchNode {
   for (let i = 0; i < n - 1; i++) keys[i] = joinKey(prefix, r.bytes(r.varint()))
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
   checkSorted(keys)
-  return { height, keys, children, count, edit: 0, index: undefined }
+  return { height, keys, children, count, edit: 0 }
 }
 
 function checkSorted(keys: Uint8Array[]): void {

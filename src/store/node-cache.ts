@@ -1,5 +1,5 @@
 /**
- * Cache of decoded nodes keyed by file offset. Records are immutable, so an entry never
+ * Cache of packed nodes keyed by file offset. Records are immutable, so an entry never
  * needs invalidation: the same offset holds the same node in every version.
  *
  * Two generations approximate LRU in O(1) without reordering a Map on every hit (which
@@ -7,10 +7,10 @@
  * entries go to `young`; when `young` holds half the capacity it becomes `old` and the
  * previous `old` is dropped whole. Bytes held stay below `capacity`.
  */
-import type { TreeNode } from '../format/node-codec.js'
+import { relocate, type Arena, type PackedNode } from '../format/packed-node.js'
 
 interface Entry {
-  node: TreeNode
+  node: PackedNode
   size: number
 }
 
@@ -20,20 +20,25 @@ export class NodeCache {
   private youngBytes = 0
   private oldBytes = 0
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    private readonly arena: Arena,
+  ) {}
 
-  get(offset: number): TreeNode | undefined {
+  get(offset: number): PackedNode | undefined {
     const y = this.young.get(offset)
     if (y !== undefined) return y.node
     const o = this.old.get(offset)
     if (o === undefined) return undefined
     this.old.delete(offset)
     this.oldBytes -= o.size
-    this.add(offset, o)
-    return o.node
+    // Moved into the current slab, so that the old generation's slabs can die with it.
+    const node = relocate(o.node, this.arena)
+    this.add(offset, { node, size: o.size })
+    return node
   }
 
-  set(offset: number, node: TreeNode, size: number): void {
+  set(offset: number, node: PackedNode, size: number): void {
     if (this.young.has(offset)) return
     const o = this.old.get(offset)
     if (o !== undefined) {

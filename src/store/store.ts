@@ -4,17 +4,11 @@
  * Invariant: bytes below `end` are never rewritten; appends go to `end` only.
  */
 import { CambiumError, corrupt } from '../errors.js'
-import { DecodeError, readU32 } from '../format/bytes.js'
+import { copyOf, DecodeError, readU32 } from '../format/bytes.js'
 import { crc32 } from '../format/checksum.js'
 import { KIND_BRANCH, KIND_LEAF, KIND_VALUE, RECORD_HEADER_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
-import {
-  decodeBranch,
-  decodeLeaf,
-  NodeRuleError,
-  type ChildPointer,
-  type TreeNode,
-  type ValueRef,
-} from '../format/node-codec.js'
+import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type TreeNode, type ValueRef } from '../format/node-codec.js'
+import { Arena, packBranch, packedSize, packLeaf, type PackedNode } from '../format/packed-node.js'
 import type { FileHandle } from '../io/file-io.js'
 import { ioError } from './io-errors.js'
 import { NodeCache } from './node-cache.js'
@@ -29,6 +23,10 @@ export class Store {
   /** Every byte below this is known durable. */
   syncedUpTo: number
   private poisoned: CambiumError | undefined
+  /** where packed nodes live (see Arena) */
+  readonly arena = new Arena()
+  /** reused by every first read of a record (single-threaded, and bodies are copied out) */
+  private readonly scratch = new Uint8Array(NODE_READ_GUESS)
 
   constructor(
     readonly handle: FileHandle,
@@ -37,7 +35,7 @@ export class Store {
     end: number,
     syncedUpTo: number,
   ) {
-    this.cache = new NodeCache(cacheSize)
+    this.cache = new NodeCache(cacheSize, this.arena)
     this.end = end
     this.syncedUpTo = syncedUpTo
   }
@@ -56,11 +54,21 @@ export class Store {
 
   /**
    * Reads the record at `offset`, checks its framing, kind and CRC (and that the CRC is
-   * the one its pointer expects), and returns its body (a buffer of its own).
+   * the one its pointer expects), and returns its body (a buffer of its own). `sizeHint`
+   * is the first read's length: a record that fits takes one pread into a reused buffer
+   * and one copy of its body.
    */
   readRecord(offset: number, kinds: readonly number[], expectedCrc: number, sizeHint: number): { kind: number; body: Uint8Array } {
+    return this.readRecordView(offset, kinds, expectedCrc, sizeHint, true)
+  }
+
+  /** As readRecord; unless `own`, the body may be a view of a reused buffer, valid only
+   *  until the next read (for a caller that copies it anyway). */
+  private readRecordView(offset: number, kinds: readonly number[], expectedCrc: number, sizeHint: number, own: boolean): { kind: number; body: Uint8Array } {
     if (offset < 0 || offset + RECORD_OVERHEAD > this.end) throw corrupt('pointer outside the file', offset, this.path)
-    let buf = this.read(offset, Math.min(sizeHint, this.end - offset))
+    const first = Math.max(RECORD_OVERHEAD, Math.min(sizeHint, this.end - offset))
+    let shared = first <= this.scratch.length
+    let buf = shared ? this.readInto(this.scratch, offset, first) : this.read(offset, first)
     if (buf.length < RECORD_HEADER_SIZE) throw corrupt('record cut short', offset, this.path)
     const bodyLength = readU32(buf, 0)
     const kind = buf[4]!
@@ -68,42 +76,65 @@ export class Store {
     if (!kinds.includes(kind)) throw corrupt(`expected record kind ${kinds.join('/')}, found ${kind}`, offset, this.path)
     if (buf[5] !== 0) throw corrupt(`record flags ${buf[5]} not supported`, offset, this.path)
     if (offset + total > this.end) throw corrupt('record runs past the last commit', offset, this.path)
-    if (buf.length < total) buf = this.read(offset, total)
+    if (buf.length < total) {
+      buf = this.read(offset, total)
+      shared = false
+    }
     if (buf.length < total) throw corrupt('record cut short', offset, this.path)
     const crc = crc32(buf.subarray(0, RECORD_HEADER_SIZE + bodyLength))
     if (crc !== readU32(buf, RECORD_HEADER_SIZE + bodyLength)) throw corrupt('record checksum mismatch', offset, this.path)
     if (crc !== expectedCrc) throw corrupt('record is not the one its pointer names (checksum differs)', offset, this.path)
-    // A speculative read may hold neighbouring records: copy, so the cache keeps only this one.
-    const body = buf.length > total ? buf.slice(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength) : buf.subarray(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength)
+    // The scratch buffer, or a read holding neighbouring records: copy, so a cached body holds only itself.
+    const copy = own && (shared || buf.length !== total)
+    const body = copy ? copyOf(buf, RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength) : buf.subarray(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength)
     return { kind, body }
   }
 
-  /** The node a pointer names, from the cache or the file. */
-  node(p: ChildPointer): TreeNode {
-    return this.loadNode(p, true)
+  /** pread of `length` bytes at `offset` into `buf`; a view of the bytes read. */
+  private readInto(buf: Uint8Array, offset: number, length: number): Uint8Array {
+    let got: number
+    try {
+      got = this.handle.read(buf.subarray(0, length), offset)
+    } catch (e) {
+      throw ioError(e, `read at ${offset}`, this.path)
+    }
+    return buf.subarray(0, got)
   }
 
-  /** As node(); with `useCache` false the cache is neither read nor filled (bulk copies). */
-  loadNode(p: ChildPointer, useCache: boolean): TreeNode {
-    if (useCache) {
-      const cached = this.cache.get(p.offset)
-      if (cached !== undefined) return cached
-    }
-    const { kind, body } = this.readRecord(p.offset, NODE_KINDS, p.crc, NODE_READ_GUESS)
-    let node: TreeNode
-    try {
-      node = kind === KIND_LEAF ? decodeLeaf(body, p.offset) : decodeBranch(body, p.offset)
-    } catch (e) {
-      if (e instanceof DecodeError || e instanceof NodeRuleError) throw corrupt(`bad node: ${e.message}`, p.offset, this.path, e)
-      throw e
-    }
-    if (useCache) this.cache.set(p.offset, node, decodedSize(body.length, node))
+  /** The node a pointer names, from the cache or the file, in its packed (cached) form. */
+  node(p: ChildPointer): PackedNode {
+    const cached = this.cache.get(p.offset)
+    if (cached !== undefined) return cached
+    const { kind, body } = this.readNode(p, false)
+    const node = this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, this.arena) : packBranch(body, p.offset, this.arena)))
+    this.cache.set(p.offset, node, packedSize(node))
     return node
   }
 
-  /** Caches a node the writer just appended, so the next transaction need not read it. */
-  remember(offset: number, node: TreeNode, recordLength: number): void {
-    this.cache.set(offset, node, decodedSize(recordLength - RECORD_OVERHEAD, node))
+  /** The node a pointer names, decoded into arrays, bypassing the cache (bulk copies). */
+  decodeNode(p: ChildPointer): TreeNode {
+    const { kind, body } = this.readNode(p, true)
+    return this.guard(p.offset, () => (kind === KIND_LEAF ? decodeLeaf(body, p.offset) : decodeBranch(body, p.offset)))
+  }
+
+  private readNode(p: ChildPointer, own: boolean): { kind: number; body: Uint8Array } {
+    // A leaf's subtree bytes are its record plus any out-of-line values: a fair first read.
+    return this.readRecordView(p.offset, NODE_KINDS, p.crc, Math.min(NODE_READ_GUESS, p.bytes), own)
+  }
+
+  private guard<T>(offset: number, decode: () => T): T {
+    try {
+      return decode()
+    } catch (e) {
+      if (e instanceof DecodeError || e instanceof NodeRuleError) throw corrupt(`bad node: ${e.message}`, offset, this.path, e)
+      throw e
+    }
+  }
+
+  /** Caches a node the writer just appended at `offset`, so the next transaction need not
+   *  read it back. */
+  remember(offset: number, node: PackedNode): void {
+    this.cache.set(offset, node, packedSize(node))
   }
 
   /** The bytes of an out-of-line value. */
@@ -180,10 +211,3 @@ export class Store {
 
 const NODE_KINDS = [KIND_LEAF, KIND_BRANCH] as const
 const VALUE_KINDS = [KIND_VALUE] as const
-
-/** A rough count of the bytes a decoded node holds: its body, plus ~80 bytes of V8 object
- *  overhead for each key array and each value view, 4 for its search-index head, plus the
- *  node object and its index. */
-function decodedSize(bodyLength: number, node: TreeNode): number {
-  return bodyLength + 160 + node.keys.length * 164
-}

@@ -11,7 +11,9 @@
 import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
 import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
-import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
+import type { ChildPointer, Ref } from '../format/node-codec.js'
+import { packRecord, type PackedNode } from '../format/packed-node.js'
+import { mergePuts } from '../btree/merge.js'
 import { serializeTree } from '../btree/serialize.js'
 import type { Store } from '../store/store.js'
 
@@ -26,6 +28,9 @@ export interface CommitRequest {
   flags: number
   sourceVersion: number
   skipOffset: number
+  /** puts (keys strictly increasing) to merge into `root`, which is then a committed tree
+   *  (a pointer or null), and the node size to split by */
+  puts?: { keys: Uint8Array[]; values: Uint8Array[]; nodeSize: number }
 }
 
 export interface CommitSettings {
@@ -49,11 +54,17 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   const base = store.end
   const w = s.buffer
   w.pos = 0
-  const written: [number, TreeNode, number][] = []
-  const ptr =
-    req.root === null
-      ? null
-      : serializeTree({ w, base, inlineMax: s.inlineMax, written: (o, n, l) => written.push([o, n, l]) }, req.root)
+  // Packed copies of the new nodes, made now (w.buf is reused before the commit ends when
+  // the nodes are synced ahead of the commit record) and cached once the commit is written.
+  const written: [number, PackedNode][] = []
+  const ctx = { w, base, inlineMax: s.inlineMax, written: (o: number, start: number, end: number) => written.push([o, packRecord(w.buf.subarray(start, end), o, store.arena)]) }
+  let ptr: ChildPointer | null
+  let height = req.height
+  if (req.puts !== undefined && req.puts.keys.length > 0) {
+    ;[ptr, height] = mergePuts({ ...ctx, store, nodeSize: req.puts.nodeSize }, req.root as ChildPointer | null, req.height, req.puts.keys, req.puts.values)
+  } else {
+    ptr = req.root === null ? null : serializeTree(ctx, req.root)
+  }
   try {
     if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
       if (w.pos > 0) store.append(w.result())
@@ -65,7 +76,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
       time: Math.max(Date.now(), head.commit.time),
       rootOffset: ptr?.offset ?? 0,
       rootCrc: ptr?.crc ?? 0,
-      height: ptr === null ? 0 : req.height,
+      height: ptr === null ? 0 : height,
       flags: req.flags,
       count: ptr?.count ?? 0,
       treeBytes: ptr?.bytes ?? 0,
@@ -78,7 +89,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
     encodeCommit(w, commit, s.seed)
     store.append(w.result())
     if (s.durable) store.sync()
-    for (const [o, n, l] of written) store.remember(o, n, l)
+    for (const [o, node] of written) store.remember(o, node)
     return { commit, offset }
   } catch (e) {
     if (!store.isPoisoned) store.discardFrom(base)

@@ -3,16 +3,9 @@
  * with its uncommitted writes. Values and keys handed out are copies, so callers can
  * never alter a cached node.
  */
-import { entries, lookup, rank, type Bounds } from '../btree/read.js'
+import { copyBytes, Cursor, lookup, rank, type Bounds } from '../btree/read.js'
 import { isValueRef, type Ref, type StoredValue } from '../format/node-codec.js'
 import type { Store } from '../store/store.js'
-
-/** A Buffer copy made with one memcpy (Buffer.from(Uint8Array) copies element by element). */
-export function copyBytes(b: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(b.length)
-  out.set(b)
-  return out
-}
 
 export class TreeView {
   constructor(
@@ -58,9 +51,6 @@ function* rangeOf(
   values: boolean,
 ): Generator<[Buffer, Buffer | undefined]> {
   if (limit <= 0) return
-  let n = 0
-  for (const [k, v] of entries(view.store, root, height, bounds, reverse)) {
-    yield [copyBytes(k), values ? copyBytes(view.materialize(v)) : undefined]
-    if (++n >= limit) return
-  }
+  const c = new Cursor(view.store, root, height, bounds, reverse)
+  for (let n = 0; n < limit && c.next(); n++) yield [c.key(), values ? c.valueCopy() : undefined]
 }

@@ -169,7 +169,7 @@ describe('checkDatabase finds damage', () => {
   it('a bit flip in a node reachable from the latest root', () => {
     const { path } = makeDb()
     const db = open(path, { readOnly: true })
-    const root = db.internals.store.node(rootPtr(db)) as BranchNode
+    const root = db.internals.store.decodeNode(rootPtr(db)) as BranchNode
     const victim = root.children[1] as ChildPointer
     db.close()
     flip(path, victim.offset + 12)
@@ -526,7 +526,7 @@ describe('inspectDatabase', () => {
   it('lists damage met on the way, and refuses a file that is not a database', () => {
     const { path } = makeDb()
     const db = open(path, { readOnly: true })
-    const root = db.internals.store.node(rootPtr(db)) as BranchNode
+    const root = db.internals.store.decodeNode(rootPtr(db)) as BranchNode
     const victim = root.children[0] as ChildPointer
     db.close()
     flip(path, victim.offset + 12)

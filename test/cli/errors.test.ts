@@ -112,8 +112,8 @@ describe('damaged files', () => {
     db.batch(ops)
     db.put('zzz', 'last')
     const c = db.internals.head.commit
-    let node = db.internals.store.node({ offset: c.rootOffset, crc: c.rootCrc, count: c.count, bytes: c.treeBytes }) as BranchNode
-    while (node.height > 2) node = db.internals.store.node(node.children[0] as ChildPointer) as BranchNode
+    let node = db.internals.store.decodeNode({ offset: c.rootOffset, crc: c.rootCrc, count: c.count, bytes: c.treeBytes }) as BranchNode
+    while (node.height > 2) node = db.internals.store.decodeNode(node.children[0] as ChildPointer) as BranchNode
     const leaf = node.children[1] as ChildPointer
     const key = [...db.checkout(c.version).keys({ limit: 1, gte: Buffer.from(node.keys[0]!) })][0]!.toString()
     db.close()

@@ -14,6 +14,7 @@ import { ByteReader, ByteWriter, commonPrefixLength, compareBytes, DecodeError, 
 import { commitRecordBytes, decodeCommit, looksLikeCommit, saltSeed, type CommitRecord } from '../../src/format/commit-record.js'
 import { COMMIT_RECORD_SIZE, HEADER_SIZE, KIND_VALUE, MAX_FILE_OFFSET } from '../../src/format/constants.js'
 import { decodeHeader, encodeHeader, isHeader, newHeader } from '../../src/format/header.js'
+import { packedKey } from '../../src/format/packed-node.js'
 import {
   branchRecordSize,
   decodeBranch,
@@ -644,8 +645,10 @@ describe('reading records by pointer (the Merkle check, FORMAT.md §5)', () => {
   const ptr = { offset: 64, crc: 0xa8adf3db, count: 2, bytes: leaf.length }
 
   it('returns the node when framing, CRC and the pointer CRC agree', () => {
-    const n = storeOver(file).node(ptr) as LeafNode
+    const n = storeOver(file).decodeNode(ptr) as LeafNode
     expect(n.keys.map((k) => Buffer.from(k).toString())).toEqual(['user:1', 'user:2'])
+    const p = storeOver(file).node(ptr)
+    expect([0, 1].map((i) => Buffer.from(packedKey(p, i, (len) => new Uint8Array(len))).toString())).toEqual(['user:1', 'user:2'])
   })
 
   it('rejects a CRC the pointer does not name (a substituted record)', () => {
@@ -678,9 +681,9 @@ describe('reading records by pointer (the Merkle check, FORMAT.md §5)', () => {
 describe('serializing a tree (FORMAT.md §1, §5b)', () => {
   it('writes value records before their leaf, children before parents, with exact aggregates', () => {
     const big = new Uint8Array(300).fill(0x42)
-    const l1: LeafNode = { height: 1, keys: [utf8('a'), utf8('b')], values: [utf8('1'), big], count: 2, edit: 1, index: undefined }
-    const l2: LeafNode = { height: 1, keys: [utf8('m')], values: [utf8('3')], count: 1, edit: 1, index: undefined }
-    const root: BranchNode = { height: 2, keys: [utf8('m')], children: [l1, l2], count: 3, edit: 1, index: undefined }
+    const l1: LeafNode = { height: 1, keys: [utf8('a'), utf8('b')], values: [utf8('1'), big], count: 2, edit: 1 }
+    const l2: LeafNode = { height: 1, keys: [utf8('m')], values: [utf8('3')], count: 1, edit: 1 }
+    const root: BranchNode = { height: 2, keys: [utf8('m')], children: [l1, l2], count: 3, edit: 1 }
     const w = new ByteWriter()
     const base = 1000
     const written: [number, TreeNode, number][] = []
@@ -714,8 +717,8 @@ describe('serializing a tree (FORMAT.md §1, §5b)', () => {
 
   it('does not rewrite nodes already on disk', () => {
     const onDisk: ChildPointer = { offset: 64, crc: 7, count: 5, bytes: 500 }
-    const l2: LeafNode = { height: 1, keys: [utf8('z')], values: [utf8('9')], count: 1, edit: 1, index: undefined }
-    const root: BranchNode = { height: 2, keys: [utf8('z')], children: [onDisk, l2], count: 6, edit: 1, index: undefined }
+    const l2: LeafNode = { height: 1, keys: [utf8('z')], values: [utf8('9')], count: 1, edit: 1 }
+    const root: BranchNode = { height: 2, keys: [utf8('z')], children: [onDisk, l2], count: 6, edit: 1 }
     const w = new ByteWriter()
     const ptr = serializeTree({ w, base: 1000, inlineMax: 256, written: () => {} }, root)
     expect(readFrame(w.result(), 0).kind).toBe(1) // only the new leaf, then the branch

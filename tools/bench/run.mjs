@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     keys: { type: 'string' },
     'hyperbee-keys': { type: 'string' },
+    'snapdb-keys': { type: 'string' },
+    'real-keys': { type: 'string' },
     runs: { type: 'string', default: '2' },
     engines: { type: 'string' },
     workloads: { type: 'string' },
@@ -42,7 +44,9 @@ if (args.help) {
   console.log(`usage: node tools/bench/run.mjs [options]
   --quick                 100k keys, fewer single-put commits (for development)
   --keys N                dataset size (default 1,000,000; quick 100,000)
-  --hyperbee-keys N       hyperbee's (smaller) dataset (default 100,000; quick 20,000)
+  --hyperbee-keys N       hyperbee's (smaller) dataset (default 20,000)
+  --snapdb-keys N         snap-db's (smaller) dataset (default 100,000)
+  --real-keys N           W9's sample of npm package names (default 200,000)
   --runs N                runs per engine and workload, interleaved (default 2)
   --engines a,b           subset of ${ENGINES.join(',')}
   --workloads w1,w4       subset of ${WORKLOADS.map((w) => w.id).join(',')} (w4 = w4a..w4d)
@@ -58,7 +62,11 @@ if (args.help) {
 const quick = args.quick
 const num = (s, d) => (s === undefined ? d : Number(String(s).replace(/_/g, '')))
 const N = num(args.keys, quick ? 100_000 : 1_000_000)
-const HB_N = Math.min(N, num(args['hyperbee-keys'], quick ? 20_000 : 100_000))
+// The pure-JS peers run on smaller datasets (labelled as such; they never count as the
+// fastest peer): at 1M keys hyperbee alone would take most of an hour, snap-db ~10 minutes.
+const HB_N = Math.min(N, num(args['hyperbee-keys'], 20_000))
+const SNAP_N = Math.min(N, num(args['snapdb-keys'], 100_000))
+const REAL_N = Math.min(N, num(args['real-keys'], 200_000))
 const RUNS = num(args.runs, 2)
 const PUTS_NOSYNC = num(args['puts-nosync'], quick ? 5_000 : 20_000)
 const PUTS_FSYNC = num(args['puts-fsync'], quick ? 500 : 2_000)
@@ -90,13 +98,13 @@ for (const name of engineNames) {
   }
 }
 const usable = engineNames.filter((e) => engines[e].ok)
-const nFor = (engine) => (engine === 'hyperbee' ? HB_N : N)
+const nFor = (engine) => (engine === 'hyperbee' ? HB_N : engine === 'snap-db' ? SNAP_N : N)
 
 // ---- the real-data sample ---------------------------------------------------------------
 let namesFile
 function prepareNames() {
   const all = JSON.parse(readFileSync(join(HERE, 'node_modules/all-the-package-names/names.json'), 'utf8'))
-  const R = Math.min(N, Math.floor(all.length / 2))
+  const R = Math.min(REAL_N, Math.floor(all.length / 2))
   const step = Math.floor(all.length / R)
   const load = [], misses = []
   for (let i = 0; i < R; i++) {
@@ -159,7 +167,7 @@ async function ensureTemplate(engine) {
 }
 
 function specFor(w, engine, metric, dir) {
-  const spec = { engine, workload: w.workload, dir, n: nFor(engine), shortScans: 10_000, prefixScans: 10_000, namesFile, metric }
+  const spec = { engine, workload: w.workload, dir, n: w.workload === 'real' ? Math.min(nFor(engine), namesInfo.sample) : nFor(engine), shortScans: 10_000, prefixScans: 10_000, namesFile, metric }
   if (engine === 'cambium') spec.extra = CAMBIUM_OPTS
   if (w.workload === 'put') {
     spec.durable = w.durable
@@ -237,7 +245,7 @@ const machine = {
   cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), freeGiB: +(freemem() / 2 ** 30).toFixed(1),
   node: process.version, kernel: release(), loadavgStart, loadavgEnd: loadavg().map((x) => +x.toFixed(2)), date: new Date().toISOString(),
 }
-const config = { quick, N, HB_N, RUNS, PUTS_NOSYNC, PUTS_FSYNC, cambiumOpts: CAMBIUM_OPTS, namesInfo, elapsedSec: Math.round(elapsed), command: process.argv.slice(2).join(' ') }
+const config = { quick, N, HB_N, SNAP_N, REAL_N, RUNS, PUTS_NOSYNC, PUTS_FSYNC, cambiumOpts: CAMBIUM_OPTS, namesInfo, elapsedSec: Math.round(elapsed), command: process.argv.slice(2).join(' ') }
 writeFileSync(join(args.out, 'results.json'), JSON.stringify({ machine, config, engines, results, skipped }, null, 2))
 writeReport({ dir: args.out, machine, config, engines, results, skipped, workloads })
 log(`done in ${(elapsed / 60).toFixed(1)} min: ${join(args.out, 'RESULTS.md')}`)

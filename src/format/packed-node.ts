@@ -1,0 +1,331 @@
+/**
+ * A node as the cache holds it: its record body, untouched, plus typed arrays of where each
+ * key, value and child pointer sits in it. Compared with decoding into one Uint8Array per
+ * key and one object per value or child (node-codec.ts), this makes ~5 heap objects per node
+ * instead of ~2 per entry, so the garbage collector has far less to trace and copy, and a
+ * search walks a few contiguous arrays instead of chasing a pointer per probe.
+ *
+ * Search: every key of a node shares the on-disk prefix (FORMAT.md §5), and `heads[i]` holds
+ * the next four bytes of key i after it as a big-endian u32, zero-padded. If head(a) <
+ * head(b) then a < b (a zero pad means "the key ended", which sorts before any byte,
+ * including 0, and an equal head is settled by comparing the bytes), so a binary search
+ * compares u32s and reads key bytes only on ties.
+ *
+ * Packing checks the same rules as decodeLeaf/decodeBranch; a packed node is immutable.
+ */
+import { ByteReader } from './bytes.js'
+import {
+  ENTRY_FLAG_OUT_OF_LINE,
+  ENTRY_FLAGS_KNOWN_V1,
+  KIND_LEAF,
+  MAX_TREE_HEIGHT,
+  OFFSET_SIZE,
+  RECORD_HEADER_SIZE,
+  RECORD_KIND_OFFSET,
+  RECORD_OVERHEAD,
+} from './constants.js'
+import { NodeRuleError, type ChildPointer, type StoredValue, type TreeNode } from './node-codec.js'
+
+/** Marks a value position that holds an out-of-line value's pointer, not inline bytes. */
+const OUT_OF_LINE = 0xffffffff
+
+export class PackedNode {
+  constructor(
+    /** 1 for a leaf */
+    readonly height: number,
+    readonly body: Uint8Array,
+    /** number of keys: a leaf's entries, a branch's separators (children - 1) */
+    readonly size: number,
+    readonly prefixAt: number,
+    readonly prefixLen: number,
+    /**
+     * The index, in the same ArrayBuffer as the body (one allocation per node):
+     *   ix[2i], ix[2i + 1]      key i's suffix (after the prefix) is body[ix[2i], ix[2i + 1])
+     *   ix[size + size + i]     key i's head
+     *   leaf, from `auxAt`:     ix[auxAt + 2i], ix[auxAt + 2i + 1] are entry i's inline value
+     *                           bounds in body, or its value pointer's position and OUT_OF_LINE
+     *   branch, from `auxAt`:   ix[auxAt + i] is where child pointer i starts in body
+     */
+    readonly ix: Uint32Array,
+    readonly auxAt: number,
+    /** entries in the subtree */
+    readonly count: number,
+  ) {}
+}
+
+function headOf(b: Uint8Array, at: number, end: number): number {
+  const n = end - at
+  if (n >= 4) return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
+  let h = 0
+  for (let i = 0; i < 4; i++) h = h * 256 + (i < n ? b[at + i]! : 0)
+  return h
+}
+
+/** Bytewise order of a[as, ae) and b[bs, be). */
+function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+  const la = ae - as
+  const lb = be - bs
+  const n = la < lb ? la : lb
+  for (let i = 0; i < n; i++) {
+    const d = a[as + i]! - b[bs + i]!
+    if (d !== 0) return d
+  }
+  return la - lb
+}
+
+/**
+ * Where packed nodes are placed: slabs of SLAB bytes, filled in order. One ArrayBuffer per
+ * node would cost a zeroed allocation, a backing-store registration and GC bookkeeping each
+ * (measured: ~40% of a bulk load's time in GC); views into a shared slab cost a small heap
+ * object each. A slab lives as long as any node in it: the cache moves a node it keeps
+ * using into the current slab (relocate), so old slabs die with the entries evicted.
+ */
+export class Arena {
+  static readonly SLAB = 256 << 10
+  private slab = new ArrayBuffer(Arena.SLAB)
+  private used = 0
+
+  /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
+  take(n: number): number {
+    if (this.used + n > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(Math.max(Arena.SLAB, n))
+      this.used = 0
+    }
+    const at = this.used
+    this.used += n
+    return at
+  }
+
+  /** The slab the last take() reserved from. */
+  get buffer(): ArrayBuffer {
+    return this.slab
+  }
+}
+
+/** A copy of `src` with room for `ixLength` u32s after it, side by side in the arena. */
+function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uint8Array; ix: Uint32Array } {
+  const bodyRoom = (src.length + 3) & ~3
+  const at = arena.take(bodyRoom + 4 * ixLength)
+  const body = new Uint8Array(arena.buffer, at, src.length)
+  body.set(src)
+  return { body, ix: new Uint32Array(arena.buffer, at + bodyRoom, ixLength) }
+}
+
+/** The same node with its bytes copied into the arena's current slab. */
+export function relocate(nd: PackedNode, arena: Arena): PackedNode {
+  const { body, ix } = withIndex(nd.body, nd.ix.length, arena)
+  ix.set(nd.ix)
+  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, nd.auxAt, nd.count)
+}
+
+function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, size: number, i: number): void {
+  const len = r.varint()
+  const start = r.pos
+  r.skip(len)
+  ix[2 * i] = start
+  ix[2 * i + 1] = start + len
+  ix[2 * size + i] = headOf(body, start, start + len)
+  if (i > 0 && compareRange(body, ix[2 * i - 2]!, ix[2 * i - 1]!, body, start, start + len) >= 0) {
+    throw new NodeRuleError('keys out of order')
+  }
+}
+
+/** A packed copy of the leaf body `src` read from `offset` (src may be a reused buffer);
+ *  throws DecodeError/NodeRuleError if it breaks a rule. */
+export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedNode {
+  const n = new ByteReader(src).u16()
+  if (n === 0) throw new NodeRuleError('empty leaf')
+  const auxAt = 3 * n
+  const { body, ix } = withIndex(src, 5 * n, arena)
+  const r = new ByteReader(body, 2)
+  const prefixLen = r.varint()
+  const prefixAt = r.pos
+  r.skip(prefixLen)
+  for (let i = 0; i < n; i++) {
+    const flags = r.u8()
+    if ((flags & ~ENTRY_FLAGS_KNOWN_V1) !== 0) throw new NodeRuleError(`unknown entry flags ${flags}`)
+    readKey(r, body, ix, n, i)
+    if (flags & ENTRY_FLAG_OUT_OF_LINE) {
+      ix[auxAt + 2 * i] = r.pos
+      ix[auxAt + 2 * i + 1] = OUT_OF_LINE
+      if (r.u48() >= offset) throw new NodeRuleError('value pointer points forward')
+      r.u32()
+      r.varint()
+    } else {
+      const len = r.varint()
+      ix[auxAt + 2 * i] = r.pos
+      r.skip(len)
+      ix[auxAt + 2 * i + 1] = r.pos
+    }
+  }
+  if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
+  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, auxAt, n)
+}
+
+/** A packed copy of the branch body `src` read from `offset`; throws DecodeError/NodeRuleError
+ *  if it breaks a rule. */
+export function packBranch(src: Uint8Array, offset: number, arena: Arena): PackedNode {
+  const r0 = new ByteReader(src)
+  const n = r0.u16()
+  const height = r0.u8()
+  if (n < 2) throw new NodeRuleError(`branch with ${n} children`)
+  if (height < 2 || height > MAX_TREE_HEIGHT) throw new NodeRuleError(`branch height ${height}`)
+  const size = n - 1
+  const auxAt = 3 * size
+  const { body, ix } = withIndex(src, auxAt + n, arena)
+  const r = new ByteReader(body, 3)
+  const prefixLen = r.varint()
+  const prefixAt = r.pos
+  r.skip(prefixLen)
+  let count = 0
+  for (let i = 0; i < n; i++) {
+    ix[auxAt + i] = r.pos
+    if (r.u48() >= offset) throw new NodeRuleError('child pointer points forward')
+    r.u32()
+    count += r.varint()
+    r.varint()
+  }
+  for (let i = 0; i < size; i++) readKey(r, body, ix, size, i)
+  if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
+  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, auxAt, count)
+}
+
+/**
+ * The first i with key(i) >= key, or with `upper` the first with key(i) > key (for a
+ * branch: the child to descend into); size if none.
+ */
+export function packedBound(nd: PackedNode, key: Uint8Array, upper: boolean): number {
+  const n = nd.size
+  const p = nd.prefixLen
+  const body = nd.body
+  if (p > 0) {
+    const at = nd.prefixAt
+    for (let j = 0; j < p; j++) {
+      if (j >= key.length) return 0
+      const a = key[j]!
+      const b = body[at + j]!
+      if (a !== b) return a < b ? 0 : n
+    }
+  }
+  const h = headOf(key, p, key.length)
+  const ix = nd.ix
+  const heads = 2 * n
+  let lo = 0
+  let hi = n
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const hm = ix[heads + mid]!
+    let below: boolean
+    if (hm !== h) below = hm < h
+    else {
+      const c = compareRange(body, ix[2 * mid]!, ix[2 * mid + 1]!, key, p, key.length)
+      below = c < 0 || (upper && c === 0)
+    }
+    if (below) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** Whether key i equals `key`. */
+export function packedKeyEquals(nd: PackedNode, i: number, key: Uint8Array): boolean {
+  const p = nd.prefixLen
+  const s = nd.ix[2 * i]!
+  const e = nd.ix[2 * i + 1]!
+  if (key.length !== p + e - s) return false
+  return compareRange(nd.body, nd.prefixAt, nd.prefixAt + p, key, 0, p) === 0 && compareRange(nd.body, s, e, key, p, key.length) === 0
+}
+
+/** Order of key i against `key`. */
+export function packedCompare(nd: PackedNode, i: number, key: Uint8Array): number {
+  const p = nd.prefixLen
+  const m = p < key.length ? p : key.length
+  const c = compareRange(nd.body, nd.prefixAt, nd.prefixAt + m, key, 0, m)
+  if (c !== 0) return c
+  if (key.length < p) return 1
+  return compareRange(nd.body, nd.ix[2 * i]!, nd.ix[2 * i + 1]!, key, p, key.length)
+}
+
+/** Key i as a new buffer made by `alloc` (a Uint8Array or a Buffer). */
+export function packedKey<T extends Uint8Array>(nd: PackedNode, i: number, alloc: (n: number) => T): T {
+  const p = nd.prefixLen
+  const s = nd.ix[2 * i]!
+  const e = nd.ix[2 * i + 1]!
+  const out = alloc(p + e - s)
+  copyInto(out, 0, nd.body, nd.prefixAt, nd.prefixAt + p)
+  copyInto(out, p, nd.body, s, e)
+  return out
+}
+
+/** out[at..] = src[s, e); a loop for short runs, where TypedArray#set's fixed cost dominates. */
+export function copyInto(out: Uint8Array, at: number, src: Uint8Array, s: number, e: number): void {
+  if (e - s < 32) {
+    for (let i = s; i < e; i++) out[at++] = src[i]!
+  } else {
+    out.set(src.subarray(s, e), at)
+  }
+}
+
+/** Whether entry i of a leaf has its value out of line. */
+export function packedIsOutOfLine(nd: PackedNode, i: number): boolean {
+  return nd.ix[nd.auxAt + 2 * i + 1] === OUT_OF_LINE
+}
+
+/** Entry i's value: a view of the inline bytes, or the pointer to its value record. */
+export function packedValue(nd: PackedNode, i: number): StoredValue {
+  const s = nd.ix[nd.auxAt + 2 * i]!
+  const e = nd.ix[nd.auxAt + 2 * i + 1]!
+  if (e !== OUT_OF_LINE) return nd.body.subarray(s, e)
+  const r = new ByteReader(nd.body, s)
+  return { offset: r.u48(), crc: r.u32(), length: r.varint() }
+}
+
+/** Inline value i's bounds in body, [start, end); only for an inline value. */
+export function packedValueStart(nd: PackedNode, i: number): number {
+  return nd.ix[nd.auxAt + 2 * i]!
+}
+
+export function packedValueEnd(nd: PackedNode, i: number): number {
+  return nd.ix[nd.auxAt + 2 * i + 1]!
+}
+
+/** A branch's pointer to child i. */
+export function packedChild(nd: PackedNode, i: number): ChildPointer {
+  const r = new ByteReader(nd.body, nd.ix[nd.auxAt + i]!)
+  return { offset: r.u48(), crc: r.u32(), count: r.varint(), bytes: r.varint() }
+}
+
+/** Entries under child i of a branch. */
+export function packedChildCount(nd: PackedNode, i: number): number {
+  const r = new ByteReader(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
+  return r.varint()
+}
+
+/** Bytes a packed node holds, for the cache's budget: its body and index, and ~150 bytes
+ *  of object headers (the node and its two views). */
+export function packedSize(nd: PackedNode): number {
+  return ((nd.body.length + 3) & ~3) + nd.ix.byteLength + 150
+}
+
+/** A packed copy of a whole node record (framing included) known to be well formed, such as
+ *  one the writer just encoded. */
+export function packRecord(record: Uint8Array, offset: number, arena: Arena): PackedNode {
+  const body = record.subarray(RECORD_HEADER_SIZE, record.length - RECORD_OVERHEAD + RECORD_HEADER_SIZE)
+  return record[RECORD_KIND_OFFSET] === KIND_LEAF ? packLeaf(body, offset, arena) : packBranch(body, offset, arena)
+}
+
+const newBytes = (n: number): Uint8Array => new Uint8Array(n)
+
+/** A writer's mutable copy of a packed node, with the given edit number. */
+export function unpack(nd: PackedNode, edit: number): TreeNode {
+  const keys: Uint8Array[] = new Array(nd.size)
+  for (let i = 0; i < nd.size; i++) keys[i] = packedKey(nd, i, newBytes)
+  if (nd.height === 1) {
+    const values: StoredValue[] = new Array(nd.size)
+    for (let i = 0; i < nd.size; i++) values[i] = packedValue(nd, i)
+    return { height: 1, keys, values, count: nd.size, edit }
+  }
+  const children: ChildPointer[] = new Array(nd.size + 1)
+  for (let i = 0; i <= nd.size; i++) children[i] = packedChild(nd, i)
+  return { height: nd.height, keys, children, count: nd.count, edit }
+}

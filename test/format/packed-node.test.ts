@@ -1,0 +1,109 @@
+/**
+ * Packed nodes (src/format/packed-node.ts) against the array decoders and array binary
+ * searches: same keys, values, children, same search answers for any probe, including
+ * probes around the common prefix and keys that end inside a head's four bytes.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { lowerBound, upperBound } from '../../src/btree/search.js'
+import { ByteWriter, compareBytes } from '../../src/format/bytes.js'
+import { RECORD_HEADER_SIZE } from '../../src/format/constants.js'
+import { decodeBranch, decodeLeaf, encodeBranch, encodeLeaf, type ChildPointer, type StoredValue } from '../../src/format/node-codec.js'
+import {
+  Arena,
+  packBranch,
+  packedBound,
+  packedChild,
+  packedCompare,
+  packedKey,
+  packedKeyEquals,
+  packedValue,
+  packLeaf,
+  relocate,
+  unpack,
+} from '../../src/format/packed-node.js'
+
+const newBytes = (n: number): Uint8Array => new Uint8Array(n)
+const OFFSET = 1 << 30
+
+/** Sorted distinct keys sharing a random prefix, with bytes from a small alphabet so heads tie. */
+const keysArb = fc
+  .tuple(
+    fc.uint8Array({ maxLength: 5, min: 0, max: 3 }),
+    fc.uniqueArray(fc.uint8Array({ minLength: 0, maxLength: 9, min: 0, max: 3 }), {
+      minLength: 1,
+      maxLength: 40,
+      selector: (k) => Buffer.from(k).toString('hex'),
+    }),
+  )
+  .map(([prefix, suffixes]) => suffixes.map((s) => Uint8Array.from([...prefix, ...s])).sort(compareBytes))
+  .filter((keys) => keys.every((k, i) => i === 0 || compareBytes(keys[i - 1]!, k) < 0))
+
+const probeArb = fc.uint8Array({ maxLength: 14, min: 0, max: 4 })
+
+function body(w: ByteWriter, start: number): Uint8Array {
+  return w.buf.slice(start + RECORD_HEADER_SIZE, w.pos - 4)
+}
+
+describe('packed nodes', () => {
+  it('leaves: keys, values and every search answer match the array form', () => {
+    fc.assert(
+      fc.property(keysArb, fc.array(probeArb, { maxLength: 20 }), (keys, probes) => {
+        const values: StoredValue[] = keys.map((k, i) => (i % 5 === 4 ? { offset: 100 + i, crc: 0xdeadbeef, length: 300 + i } : k.slice().reverse()))
+        const w = new ByteWriter()
+        encodeLeaf(w, keys, values)
+        const b = body(w, 0)
+        const arena = new Arena()
+        const p = packLeaf(b, OFFSET, arena)
+        const d = decodeLeaf(b, OFFSET)
+        for (const nd of [p, relocate(p, arena)]) {
+          expect(nd.size).toBe(keys.length)
+          for (let i = 0; i < keys.length; i++) {
+            expect(packedKey(nd, i, newBytes)).toEqual(d.keys[i])
+            expect(packedValue(nd, i)).toEqual(d.values[i])
+            expect(packedKeyEquals(nd, i, keys[i]!)).toBe(true)
+          }
+          for (const q of [...probes, ...keys]) {
+            expect(packedBound(nd, q, false)).toBe(lowerBound(keys, q))
+            expect(packedBound(nd, q, true)).toBe(upperBound(keys, q))
+            for (let i = 0; i < keys.length; i++) expect(Math.sign(packedCompare(nd, i, q))).toBe(Math.sign(compareBytes(keys[i]!, q)))
+          }
+        }
+        expect(unpack(p, 3)).toEqual({ ...d, edit: 3 })
+      }),
+      { numRuns: 300, seed: 11 },
+    )
+  })
+
+  it('branches: separators, child pointers and searches match the array form', () => {
+    fc.assert(
+      fc.property(keysArb, fc.array(probeArb, { maxLength: 20 }), (seps, probes) => {
+        const children: ChildPointer[] = [...seps, seps[0]!].map((_, i) => ({ offset: 64 + i * 1000, crc: (i * 2654435761) >>> 0, count: i + 1, bytes: 40 * (i + 1) }))
+        const w = new ByteWriter()
+        encodeBranch(w, 3, seps, children)
+        const b = body(w, 0)
+        const p = packBranch(b, OFFSET, new Arena())
+        const d = decodeBranch(b, OFFSET)
+        expect(p.height).toBe(3)
+        expect(p.count).toBe(d.count)
+        for (let i = 0; i < children.length; i++) expect(packedChild(p, i)).toEqual(children[i])
+        for (const q of [...probes, ...seps]) expect(packedBound(p, q, true)).toBe(upperBound(seps, q))
+        expect(unpack(p, 0)).toEqual(d)
+      }),
+      { numRuns: 300, seed: 12 },
+    )
+  })
+
+  it('refuses what the array decoders refuse', () => {
+    const keys = [Uint8Array.of(1), Uint8Array.of(2)]
+    const w = new ByteWriter()
+    encodeLeaf(w, keys, [Uint8Array.of(9), { offset: 500, crc: 1, length: 300 }])
+    const b = body(w, 0)
+    expect(() => packLeaf(b, 400, new Arena())).toThrow(/points forward/)
+    expect(() => decodeLeaf(b, 400)).toThrow(/points forward/)
+    const swapped = new ByteWriter()
+    encodeLeaf(swapped, [keys[1]!, keys[0]!], [Uint8Array.of(1), Uint8Array.of(2)])
+    expect(() => packLeaf(body(swapped, 0), OFFSET, new Arena())).toThrow(/out of order/)
+    expect(() => packLeaf(b.subarray(0, b.length - 1), OFFSET, new Arena())).toThrow()
+  })
+})
