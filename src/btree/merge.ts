@@ -17,6 +17,7 @@ import type { Store } from '../store/store.js'
 import { resolve } from './read.js'
 import { shortestSeparator } from './search.js'
 import { serializeTree, type SerializeContext } from './serialize.js'
+import { branchLimit } from './write.js'
 
 export interface MergeContext extends SerializeContext {
   store: Store
@@ -160,7 +161,7 @@ function writeBranches(ctx: MergeContext, height: number, pieces: Piece[]): Piec
     sizes[i] = OFFSET_SIZE + 4 + varintSize(p.ptr.count) + varintSize(p.ptr.bytes) + sep
     total += sizes[i]!
   }
-  const bounds = chunks(sizes, total, ctx.nodeSize, 2)
+  const bounds = chunks(sizes, total, branchLimit(ctx.nodeSize), 2)
   const out: Piece[] = []
   for (let c = 0; c + 1 < bounds.length; c++) {
     const group = pieces.slice(bounds[c], bounds[c + 1])

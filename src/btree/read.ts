@@ -11,6 +11,7 @@ import {
   packedBound,
   packedChild,
   packedChildCount,
+  packedChildOffset,
   packedCompare,
   PackedNode,
   packedIsOutOfLine,
@@ -58,8 +59,13 @@ function child(n: AnyNode, i: number): Ref {
   return n instanceof PackedNode ? packedChild(n, i) : (n as BranchNode).children[i]!
 }
 
-/** The child to descend into for `key`, resolved. */
+/** Child i of a branch, resolved; a packed branch's child found in the cache costs no
+ *  pointer object. */
 function descend(store: Store, n: AnyNode, i: number): AnyNode {
+  if (n instanceof PackedNode) {
+    const hit = store.cache.get(packedChildOffset(n, i))
+    if (hit !== undefined && hit.height === n.height - 1) return hit
+  }
   return resolve(store, child(n, i), n.height - 1)
 }
 

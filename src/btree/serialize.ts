@@ -22,8 +22,9 @@ export interface SerializeContext {
   /** file offset of w's byte 0 */
   base: number
   inlineMax: number
-  /** called for each node record written, with where it is in w.buf: [start, end) */
-  written(offset: number, start: number, end: number): void
+  /** called for each node record written, with where it is in w.buf, [start, end), and a
+   *  function that gives the node in its on-disk (immutable) array form */
+  written(offset: number, start: number, end: number, node: () => TreeNode): void
 }
 
 export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {
@@ -52,7 +53,7 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
     const start = w.pos
     const crc = encodeLeaf(w, n.keys, values)
     const len = w.pos - start
-    ctx.written(base + start, start, w.pos)
+    ctx.written(base + start, start, w.pos, () => ({ height: 1, keys: n.keys, values, count: n.keys.length, edit: 0 }))
     return { offset: base + start, crc, count: n.keys.length, bytes: bytes + len }
   }
   const ptrs: ChildPointer[] = new Array(n.children.length)
@@ -67,6 +68,6 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
   const start = w.pos
   const crc = encodeBranch(w, n.height, n.keys, ptrs)
   const len = w.pos - start
-  ctx.written(base + start, start, w.pos)
+  ctx.written(base + start, start, w.pos, () => ({ height: n.height, keys: n.keys, children: ptrs, count, edit: 0 }))
   return { offset: base + start, crc, count, bytes: bytes + len }
 }

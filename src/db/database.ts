@@ -16,7 +16,7 @@ import { headRoot, writeCommit, type CommitRequest, type Head } from '../txn/com
 import type { CommitLog } from '../txn/commit-log.js'
 import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
-import { encodeKey, ownKey, ownValue, type EncodingName } from './encoding.js'
+import { encodeKey, encodeValue, type EncodingName, ownAll, ownKey, ownValue } from './encoding.js'
 import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
 import { CompactionRun, type CompactOptions, type CompactResult } from './compaction.js'
 import type { Compactor } from './compactor.js'
@@ -60,6 +60,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   private run: CompactionRun | undefined
   private readonly autoStatus: CompactionStatus = { running: false, lastResult: undefined, lastError: undefined }
   private head: Head
+  /** the view of `head` last handed out: gets need not build one each */
+  private headView: { head: Head; view: TreeView } | undefined
   private readonly buffer = new ByteWriter(64 << 10)
   private closed = false
   private inTransaction = false
@@ -119,7 +121,11 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   }
 
   protected view(): TreeView {
-    return new TreeView(this.store, headRoot(this.head.commit), this.head.commit.height)
+    const v = this.headView
+    if (v !== undefined && v.head === this.head && v.view.store === this.store) return v.view
+    const view = new TreeView(this.store, headRoot(this.head.commit), this.head.commit.height)
+    this.headView = { head: this.head, view }
+    return view
   }
 
   protected override track(user: object): void {
@@ -182,10 +188,12 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const values: Uint8Array[] = new Array(ops.length)
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as { key: K; value: V }
-      keys[i] = ownKey(op.key, this.keyEncoding)
-      values[i] = ownValue(op.value, this.valueEncoding)
+      keys[i] = encodeKey(op.key, this.keyEncoding)
+      values[i] = encodeValue(op.value, this.valueEncoding)
     }
     if (ops.length === 0) return this.head.commit.version
+    ownAll(keys, ops, 'key')
+    ownAll(values, ops, 'value')
     const [k, v] = sortPuts(keys, values)
     const c = this.head.commit
     return this.commit(undefined, 0, 0, headRoot(c), c.height, { keys: k, values: v, nodeSize: this.nodeSize })

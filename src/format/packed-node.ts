@@ -13,7 +13,7 @@
  *
  * Packing checks the same rules as decodeLeaf/decodeBranch; a packed node is immutable.
  */
-import { ByteReader } from './bytes.js'
+import { ByteReader, readU32, varintSize } from './bytes.js'
 import {
   ENTRY_FLAG_OUT_OF_LINE,
   ENTRY_FLAGS_KNOWN_V1,
@@ -271,13 +271,30 @@ export function packedIsOutOfLine(nd: PackedNode, i: number): boolean {
   return nd.ix[nd.auxAt + 2 * i + 1] === OUT_OF_LINE
 }
 
+/* Readers of fields inside a packed body: packing already checked they are all there. */
+function u48At(b: Uint8Array, at: number): number {
+  return readU32(b, at) + (b[at + 4]! | (b[at + 5]! << 8)) * 0x100000000
+}
+
+/** The varint at b[at]; its end is at + varintSize(value). */
+function varintAt(b: Uint8Array, at: number): number {
+  let v = 0
+  let mul = 1
+  for (;;) {
+    const x = b[at++]!
+    v += (x & 0x7f) * mul
+    if (x < 0x80) return v
+    mul *= 128
+  }
+}
+
 /** Entry i's value: a view of the inline bytes, or the pointer to its value record. */
 export function packedValue(nd: PackedNode, i: number): StoredValue {
   const s = nd.ix[nd.auxAt + 2 * i]!
   const e = nd.ix[nd.auxAt + 2 * i + 1]!
   if (e !== OUT_OF_LINE) return nd.body.subarray(s, e)
-  const r = new ByteReader(nd.body, s)
-  return { offset: r.u48(), crc: r.u32(), length: r.varint() }
+  const b = nd.body
+  return { offset: u48At(b, s), crc: readU32(b, s + OFFSET_SIZE), length: varintAt(b, s + OFFSET_SIZE + 4) }
 }
 
 /** Inline value i's bounds in body, [start, end); only for an inline value. */
@@ -291,14 +308,20 @@ export function packedValueEnd(nd: PackedNode, i: number): number {
 
 /** A branch's pointer to child i. */
 export function packedChild(nd: PackedNode, i: number): ChildPointer {
-  const r = new ByteReader(nd.body, nd.ix[nd.auxAt + i]!)
-  return { offset: r.u48(), crc: r.u32(), count: r.varint(), bytes: r.varint() }
+  const b = nd.body
+  const at = nd.ix[nd.auxAt + i]!
+  const count = varintAt(b, at + OFFSET_SIZE + 4)
+  return { offset: u48At(b, at), crc: readU32(b, at + OFFSET_SIZE), count, bytes: varintAt(b, at + OFFSET_SIZE + 4 + varintSize(count)) }
+}
+
+/** The file offset of a branch's child i (what the node cache is keyed by). */
+export function packedChildOffset(nd: PackedNode, i: number): number {
+  return u48At(nd.body, nd.ix[nd.auxAt + i]!)
 }
 
 /** Entries under child i of a branch. */
 export function packedChildCount(nd: PackedNode, i: number): number {
-  const r = new ByteReader(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
-  return r.varint()
+  return varintAt(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
 }
 
 /** Bytes a packed node holds, for the cache's budget: its body and index, and ~150 bytes

@@ -23,6 +23,9 @@ export class Store {
   /** Every byte below this is known durable. */
   syncedUpTo: number
   private poisoned: CambiumError | undefined
+  /** The nodes the last commit wrote, in array form, if it wrote few (see RECENT_MAX):
+   *  the writer's next transaction copies them instead of unpacking them. Immutable. */
+  recent = new Map<number, TreeNode>()
   /** where packed nodes live (see Arena) */
   readonly arena = new Arena()
   /** reused by every first read of a record (single-threaded, and bodies are copied out) */

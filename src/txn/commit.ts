@@ -11,7 +11,7 @@
 import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
 import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
-import type { ChildPointer, Ref } from '../format/node-codec.js'
+import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
 import { packRecord, type PackedNode } from '../format/packed-node.js'
 import { mergePuts } from '../btree/merge.js'
 import { serializeTree } from '../btree/serialize.js'
@@ -49,6 +49,10 @@ export function headRoot(c: CommitRecord): ChildPointer | null {
  *  past this, so one large value does not pin its size in memory. */
 const KEEP_BUFFER_MAX = 8 << 20
 
+/** Commits that write at most this many nodes (a few puts) keep them in array form for the
+ *  next transaction (Store.recent); bigger ones would hold too much. */
+const RECENT_MAX = 32
+
 export function writeCommit(store: Store, head: Head, req: CommitRequest, s: CommitSettings): Head {
   store.checkWritable()
   const base = store.end
@@ -57,7 +61,16 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   // Packed copies of the new nodes, made now (w.buf is reused before the commit ends when
   // the nodes are synced ahead of the commit record) and cached once the commit is written.
   const written: [number, PackedNode][] = []
-  const ctx = { w, base, inlineMax: s.inlineMax, written: (o: number, start: number, end: number) => written.push([o, packRecord(w.buf.subarray(start, end), o, store.arena)]) }
+  const recent = new Map<number, TreeNode>()
+  const ctx = {
+    w,
+    base,
+    inlineMax: s.inlineMax,
+    written: (o: number, start: number, end: number, node: () => TreeNode) => {
+      written.push([o, packRecord(w.buf.subarray(start, end), o, store.arena)])
+      if (recent.size < RECENT_MAX) recent.set(o, node())
+    },
+  }
   let ptr: ChildPointer | null
   let height = req.height
   if (req.puts !== undefined && req.puts.keys.length > 0) {
@@ -90,6 +103,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
     store.append(w.result())
     if (s.durable) store.sync()
     for (const [o, node] of written) store.remember(o, node)
+    store.recent = written.length <= RECENT_MAX ? recent : new Map()
     return { commit, offset }
   } catch (e) {
     if (!store.isPoisoned) store.discardFrom(base)
