@@ -69,6 +69,7 @@ function descend(store: Store, n: AnyNode, i: number): AnyNode {
   return resolve(store, child(n, i), n.height - 1)
 }
 
+/** The value stored under `key`, or undefined. */
 export function lookup(store: Store, root: Ref | null, height: number, key: Uint8Array): StoredValue | undefined {
   if (root === null) return undefined
   let n = rootNode(store, root, height)

@@ -22,7 +22,7 @@ export interface OpenOptions<KE extends EncodingName = EncodingName, VE extends 
   readOnly?: boolean
   /** 'full' (default): a commit returns once it is on disk. 'none': no fsync per commit. */
   durability?: Durability
-  /** Bytes of decoded nodes kept in memory (default 64 MiB). */
+  /** Bytes of nodes kept in memory, packed (default 64 MiB). */
   cacheSize?: number
   keyEncoding?: KE
   valueEncoding?: VE

@@ -45,9 +45,10 @@ export interface ChildPointer {
 }
 
 /**
- * In-memory nodes. A node decoded from the file has edit 0 and is never mutated (it may
- * sit in the cache and be shared by every version). A writer's new nodes carry the
- * edit number of the transaction step that may still mutate them in place.
+ * Nodes in array form: the writer's (which carry the edit number of the transaction step
+ * that may still mutate them in place), and nodes decoded whole for checks and copies or
+ * just written (edit 0: never mutated). The cache holds nodes packed instead
+ * (packed-node.ts).
  */
 export interface LeafNode {
   height: 1

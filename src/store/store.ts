@@ -1,6 +1,6 @@
 /**
  * The record store over one open file: reads and verifies records by offset, caches
- * decoded nodes, and appends. Knows nothing of versions or trees beyond one node.
+ * nodes (packed: format/packed-node.ts), and appends. Knows nothing of versions or trees beyond one node.
  * Invariant: bytes below `end` are never rewritten; appends go to `end` only.
  */
 import { CambiumError, corrupt } from '../errors.js'

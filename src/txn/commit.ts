@@ -62,13 +62,14 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   // the nodes are synced ahead of the commit record) and cached once the commit is written.
   const written: [number, PackedNode][] = []
   const recent = new Map<number, TreeNode>()
+  let nodes = 0
   const ctx = {
     w,
     base,
     inlineMax: s.inlineMax,
     written: (o: number, start: number, end: number, node: () => TreeNode) => {
+      if (++nodes <= RECENT_MAX) recent.set(o, node())
       written.push([o, packRecord(w.buf.subarray(start, end), o, store.arena)])
-      if (recent.size < RECENT_MAX) recent.set(o, node())
     },
   }
   let ptr: ChildPointer | null
@@ -103,7 +104,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
     store.append(w.result())
     if (s.durable) store.sync()
     for (const [o, node] of written) store.remember(o, node)
-    store.recent = written.length <= RECENT_MAX ? recent : new Map()
+    store.recent = nodes <= RECENT_MAX ? recent : new Map()
     return { commit, offset }
   } catch (e) {
     if (!store.isPoisoned) store.discardFrom(base)

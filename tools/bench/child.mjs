@@ -173,14 +173,15 @@ const workloads = {
   async overwrite() {
     const keys = makeKeys(n, SEED.keys)
     const values = makeValues(n)
-    const order = randomIndexes(n, n, SEED.overwrite)
+    const count = spec.overwrites ?? n
+    const order = randomIndexes(count, n, SEED.overwrite)
     const t = now()
     const e = await openEngine({ autoCompact: true })
     await writeBatches(e.h, keys, values, order, true)
     await e.h.settle?.()
     note = await e.close()
     const ms = now() - t
-    metrics.push({ id: 'overwrite', ops: n, ms, disk: diskUsage(spec.dir), bytesPerPut: e.written() / n })
+    metrics.push({ id: 'overwrite', ops: count, ms, disk: diskUsage(spec.dir), bytesPerPut: e.written() / count })
   },
 
   /** W8 (cambium only): random gets (10% misses) with a cache of spec.cacheSize bytes, after a

@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     engines: { type: 'string' },
     workloads: { type: 'string' },
     'puts-nosync': { type: 'string' },
+    overwrites: { type: 'string' },
     'puts-fsync': { type: 'string' },
     'cambium-opts': { type: 'string', default: '{}' },
     timeout: { type: 'string' },
@@ -46,12 +47,13 @@ if (args.help) {
   --keys N                dataset size (default 1,000,000; quick 100,000)
   --hyperbee-keys N       hyperbee's (smaller) dataset (default 20,000)
   --snapdb-keys N         snap-db's (smaller) dataset (default 100,000)
-  --real-keys N           W9's sample of npm package names (default 200,000)
+  --real-keys N           W9's sample of npm package names (default 100,000)
   --runs N                runs per engine and workload, interleaved (default 2)
   --engines a,b           subset of ${ENGINES.join(',')}
   --workloads w1,w4       subset of ${WORKLOADS.map((w) => w.id).join(',')} (w4 = w4a..w4d)
-  --puts-nosync N         W4 single-put commits without fsync (default 20,000; quick 5,000)
-  --puts-fsync N          W4 single-put commits with fsync (default 2,000; quick 500)
+  --puts-nosync N         W4 single-put commits without fsync (default 10,000; quick 5,000)
+  --puts-fsync N          W4 single-put commits with fsync (default 1,000; quick 500)
+  --overwrites N          W6 overwrites (default N / 4; quick N); smaller datasets get the same share
   --cambium-opts JSON     extra cambium open() options, e.g. '{"nodeSize":4096}'
   --timeout S             seconds before a child is killed (default 900; quick 300)
   --work DIR              scratch directory (default: a new one under the OS temp dir)
@@ -66,10 +68,14 @@ const N = num(args.keys, quick ? 100_000 : 1_000_000)
 // fastest peer): at 1M keys hyperbee alone would take most of an hour, snap-db ~10 minutes.
 const HB_N = Math.min(N, num(args['hyperbee-keys'], 20_000))
 const SNAP_N = Math.min(N, num(args['snapdb-keys'], 100_000))
-const REAL_N = Math.min(N, num(args['real-keys'], 200_000))
+const REAL_N = Math.min(N, num(args['real-keys'], 100_000))
 const RUNS = num(args.runs, 2)
-const PUTS_NOSYNC = num(args['puts-nosync'], quick ? 5_000 : 20_000)
-const PUTS_FSYNC = num(args['puts-fsync'], quick ? 500 : 2_000)
+// Full-size defaults are set so that a full run takes about 15 minutes on a 2-core machine.
+const PUTS_NOSYNC = num(args['puts-nosync'], quick ? 5_000 : 10_000)
+const PUTS_FSYNC = num(args['puts-fsync'], quick ? 500 : 1_000)
+const OVERWRITES = num(args.overwrites, quick ? N : Math.round(N / 4))
+/** W7 loads this share of each engine's keys, sorted. */
+const SORTED_SHARE = quick ? 1 : 0.5
 const TIMEOUT_S = num(args.timeout, quick ? 300 : 900)
 const CAMBIUM_OPTS = JSON.parse(args['cambium-opts'])
 const engineNames = args.engines ? args.engines.split(',') : ENGINES
@@ -169,9 +175,13 @@ async function ensureTemplate(engine) {
 function specFor(w, engine, metric, dir) {
   const spec = { engine, workload: w.workload, dir, n: w.workload === 'real' ? Math.min(nFor(engine), namesInfo.sample) : nFor(engine), shortScans: 10_000, prefixScans: 10_000, namesFile, metric }
   if (engine === 'cambium') spec.extra = CAMBIUM_OPTS
+  if (w.workload === 'sorted') spec.n = Math.round(nFor(engine) * SORTED_SHARE)
+  if (w.workload === 'overwrite') spec.overwrites = Math.round((nFor(engine) * OVERWRITES) / N)
   if (w.workload === 'put') {
     spec.durable = w.durable
-    spec.ops = w.durable || engines[engine].alwaysFsync ? PUTS_FSYNC : PUTS_NOSYNC
+    const ops = w.durable || engines[engine].alwaysFsync ? PUTS_FSYNC : PUTS_NOSYNC
+    // The engines on smaller datasets make a matching share of the commits (at least 500).
+    spec.ops = nFor(engine) === N ? ops : Math.max(Math.min(ops, 500), Math.round((ops * nFor(engine)) / N))
   }
   if (w.workload === 'cache') {
     const size = statSync(join(templates[engine], 'db.cambium')).size
@@ -245,7 +255,7 @@ const machine = {
   cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), freeGiB: +(freemem() / 2 ** 30).toFixed(1),
   node: process.version, kernel: release(), loadavgStart, loadavgEnd: loadavg().map((x) => +x.toFixed(2)), date: new Date().toISOString(),
 }
-const config = { quick, N, HB_N, SNAP_N, REAL_N, RUNS, PUTS_NOSYNC, PUTS_FSYNC, cambiumOpts: CAMBIUM_OPTS, namesInfo, elapsedSec: Math.round(elapsed), command: process.argv.slice(2).join(' ') }
+const config = { quick, N, HB_N, SNAP_N, REAL_N, OVERWRITES, SORTED_SHARE, RUNS, PUTS_NOSYNC, PUTS_FSYNC, cambiumOpts: CAMBIUM_OPTS, namesInfo, elapsedSec: Math.round(elapsed), command: process.argv.slice(2).join(' ') }
 writeFileSync(join(args.out, 'results.json'), JSON.stringify({ machine, config, engines, results, skipped }, null, 2))
 writeReport({ dir: args.out, machine, config, engines, results, skipped, workloads })
 log(`done in ${(elapsed / 60).toFixed(1)} min: ${join(args.out, 'RESULTS.md')}`)

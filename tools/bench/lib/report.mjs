@@ -82,6 +82,7 @@ export function writeReport({ dir, machine, config, engines, results, skipped, w
     `How to run it and what each workload does: [README.md](README.md). Raw numbers: [results.json](results.json).`)
   p()
   p(`**Mode:** ${config.quick ? '`--quick` (development size)' : 'full'} — N = ${fmt(config.N)} keys (16 bytes, random) with 100-byte values; hyperbee on ${fmt(config.HB_N)} keys and snap-db on ${fmt(config.SNAP_N ?? config.N)}${(config.SNAP_N ?? config.N) < config.N || config.HB_N < config.N ? ' (smaller datasets: they are far slower; their rows are not comparable and never count as "fastest peer")' : ''}; ` +
+    `W6 makes ${fmt(config.OVERWRITES ?? config.N)} overwrites and W7 loads ${fmt(Math.round(config.N * (config.SORTED_SHARE ?? 1)))} sorted keys (the smaller datasets: the same share of their keys; W4 too); ` +
     `${config.RUNS} runs per engine and workload, each in its own child process, interleaved (run 1 in engine order, run 2 in reverse); the tables show the best run and list every run. A ratio in brackets compares runs on different dataset sizes.` +
     (Object.keys(config.cambiumOpts ?? {}).length ? ` cambium options: \`${JSON.stringify(config.cambiumOpts)}\`.` : ''))
   p()
