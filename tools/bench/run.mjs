@@ -46,7 +46,7 @@ if (args.help) {
   --quick                 100k keys, fewer single-put commits (for development)
   --keys N                dataset size (default 1,000,000; quick 100,000)
   --hyperbee-keys N       hyperbee's (smaller) dataset (default 20,000)
-  --snapdb-keys N         snap-db's (smaller) dataset (default 100,000)
+  --snapdb-keys N         snap-db's (smaller) dataset (default 50,000)
   --real-keys N           W9's sample of npm package names (default 100,000)
   --runs N                runs per engine and workload, interleaved (default 2)
   --engines a,b           subset of ${ENGINES.join(',')}
@@ -67,7 +67,7 @@ const N = num(args.keys, quick ? 100_000 : 1_000_000)
 // The pure-JS peers run on smaller datasets (labelled as such; they never count as the
 // fastest peer): at 1M keys hyperbee alone would take most of an hour, snap-db ~10 minutes.
 const HB_N = Math.min(N, num(args['hyperbee-keys'], 20_000))
-const SNAP_N = Math.min(N, num(args['snapdb-keys'], 100_000))
+const SNAP_N = Math.min(N, num(args['snapdb-keys'], 50_000))
 const REAL_N = Math.min(N, num(args['real-keys'], 100_000))
 const RUNS = num(args.runs, 2)
 // Full-size defaults are set so that a full run takes about 15 minutes on a 2-core machine.
