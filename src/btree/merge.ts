@@ -30,8 +30,6 @@ export interface MergeContext extends SerializeContext {
 interface Piece {
   sep: Uint8Array | undefined
   ptr: ChildPointer
-  /** its last key (leaves only), to make the separator before the next leaf */
-  last: Uint8Array | undefined
 }
 
 /**
@@ -93,7 +91,7 @@ function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: U
     else while (end < hi && compareBytes(keys[end]!, seps[i]!) < 0) end++
     const child = b.children[i] as ChildPointer
     if (end === at) {
-      out.push({ sep: sepBefore, ptr: child, last: undefined })
+      out.push({ sep: sepBefore, ptr: child })
       continue
     }
     const sub = mergeNode(ctx, child, height - 1, keys, values, at, end)
@@ -144,7 +142,7 @@ function writeLeaves(
     const ck = k.slice(bounds[c], bounds[c + 1])
     const cv = v.slice(bounds[c], bounds[c + 1])
     const ptr = serializeTree(ctx, { height: 1, keys: ck, values: cv, count: ck.length, edit: 0 })
-    out.push({ sep: prevLast === undefined ? undefined : shortestSeparator(prevLast, ck[0]!), ptr, last: ck[ck.length - 1] })
+    out.push({ sep: prevLast === undefined ? undefined : shortestSeparator(prevLast, ck[0]!), ptr })
     prevLast = ck[ck.length - 1]
   }
   return out
@@ -172,7 +170,7 @@ function writeBranches(ctx: MergeContext, height: number, pieces: Piece[]): Piec
       count: 0,
       edit: 0,
     }
-    out.push({ sep: group[0]!.sep, ptr: serializeTree(ctx, node), last: undefined })
+    out.push({ sep: group[0]!.sep, ptr: serializeTree(ctx, node) })
   }
   return out
 }

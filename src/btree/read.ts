@@ -3,23 +3,20 @@
  * and ordered iteration. Works on committed trees and on a writer's in-memory nodes alike.
  */
 import { corrupt } from '../errors.js'
-import { compareBytes } from '../format/bytes.js'
+import { compareBytes, putBytes } from '../format/bytes.js'
 import { MAX_TREE_HEIGHT } from '../format/constants.js'
 import { isPointer, isValueRef, type BranchNode, type LeafNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
 import {
-  copyInto,
   packedBound,
   packedChild,
   packedChildCount,
   packedChildOffset,
   packedCompare,
+  packedInlineValue,
   PackedNode,
-  packedIsOutOfLine,
   packedKey,
   packedKeyEquals,
   packedValue,
-  packedValueEnd,
-  packedValueStart,
 } from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
 import { lowerBound, upperBound } from './search.js'
@@ -29,10 +26,11 @@ export type AnyNode = TreeNode | PackedNode
 
 /** The node behind a Ref, checking it sits at the height its parent expects. */
 export function resolve(store: Store, r: Ref, height: number): AnyNode {
-  const n = isPointer(r) ? store.node(r) : r
-  if (n.height !== height) {
-    throw corrupt(`node at height ${n.height} where ${height} was expected`, isPointer(r) ? r.offset : -1, store.path)
-  }
+  return atHeight(store, isPointer(r) ? store.node(r) : r, height, isPointer(r) ? r.offset : -1)
+}
+
+function atHeight<N extends AnyNode>(store: Store, n: N, height: number, offset: number): N {
+  if (n.height !== height) throw corrupt(`node at height ${n.height} where ${height} was expected`, offset, store.path)
   return n
 }
 
@@ -55,18 +53,12 @@ function childCount(n: AnyNode): number {
   return n instanceof PackedNode ? n.size + 1 : (n as BranchNode).children.length
 }
 
-function child(n: AnyNode, i: number): Ref {
-  return n instanceof PackedNode ? packedChild(n, i) : (n as BranchNode).children[i]!
-}
-
 /** Child i of a branch, resolved; a packed branch's child found in the cache costs no
  *  pointer object. */
 function descend(store: Store, n: AnyNode, i: number): AnyNode {
-  if (n instanceof PackedNode) {
-    const hit = store.cache.get(packedChildOffset(n, i))
-    if (hit !== undefined && hit.height === n.height - 1) return hit
-  }
-  return resolve(store, child(n, i), n.height - 1)
+  if (!(n instanceof PackedNode)) return resolve(store, (n as BranchNode).children[i]!, n.height - 1)
+  const offset = packedChildOffset(n, i)
+  return atHeight(store, store.cache.get(offset) ?? store.load(packedChild(n, i)), n.height - 1, offset)
 }
 
 /** The value stored under `key`, or undefined. */
@@ -210,23 +202,14 @@ export class Cursor {
     return copyBytes((leaf as LeafNode).keys[this.i]!)
   }
 
-  /** The current value: a view of its bytes (not to be handed out) or its pointer. */
-  value(): StoredValue {
-    const leaf = this.leaf!
-    return leaf instanceof PackedNode ? packedValue(leaf, this.i) : (leaf as LeafNode).values[this.i]!
-  }
-
   /** A copy of the current value, read from its record if it is out of line. */
   valueCopy(): Buffer {
     const leaf = this.leaf!
-    if (leaf instanceof PackedNode && !packedIsOutOfLine(leaf, this.i)) {
-      const s = packedValueStart(leaf, this.i)
-      const e = packedValueEnd(leaf, this.i)
-      const out = Buffer.allocUnsafe(e - s)
-      copyInto(out, 0, leaf.body, s, e)
-      return out
+    if (leaf instanceof PackedNode) {
+      const inline = packedInlineValue(leaf, this.i, allocBuffer)
+      if (inline !== undefined) return inline
     }
-    const v = this.value()
+    const v = leaf instanceof PackedNode ? packedValue(leaf, this.i) : (leaf as LeafNode).values[this.i]!
     return copyBytes(isValueRef(v) ? this.store.value(v) : v)
   }
 }
@@ -234,6 +217,6 @@ export class Cursor {
 /** A Buffer copy made with one memcpy (Buffer.from(Uint8Array) copies element by element). */
 export function copyBytes(b: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(b.length)
-  copyInto(out, 0, b, 0, b.length)
+  putBytes(out, 0, b, 0)
   return out
 }

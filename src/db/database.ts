@@ -136,11 +136,15 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     return new WriteTxn(this.store, headRoot(this.head.commit), this.head.commit.height, this.nodeSize, DEFAULT_INLINE_VALUE_MAX)
   }
 
-  private commit(t: WriteTxn | undefined, flags = 0, sourceVersion = 0, root = t!.root, height = t!.height, puts?: CommitRequest['puts']): number {
+  private commitTxn(t: WriteTxn): number {
+    return this.commit({ root: t.root, height: t.height, flags: 0, sourceVersion: 0 })
+  }
+
+  private commit(req: Omit<CommitRequest, 'skipOffset'>): number {
     this.head = writeCommit(
       this.store,
       this.head,
-      { root, height, flags, sourceVersion, skipOffset: this.log.skipFor(this.head), puts },
+      { ...req, skipOffset: this.log.skipFor(this.head) },
       { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
     if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)
@@ -154,7 +158,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const v = ownValue(value, this.valueEncoding)
     const t = this.newTxn()
     t.put(k, v)
-    return this.commit(t)
+    return this.commitTxn(t)
   }
 
   /** Deletes `key` in one commit (a commit is made even if the key was absent); returns the new version. */
@@ -163,7 +167,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const k = encodeKey(key, this.keyEncoding)
     const t = this.newTxn()
     t.delete(k)
-    return this.commit(t)
+    return this.commitTxn(t)
   }
 
   /** Applies all operations in one atomic commit; returns the new version. */
@@ -179,7 +183,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       else throw new TypeError(`batch: operation type must be 'put' or 'del', got ${JSON.stringify((op as { type: unknown }).type)}`)
     }
     if (ops.length === 0) return this.head.commit.version
-    return this.commit(t)
+    return this.commitTxn(t)
   }
 
   /** A batch of puts only: sorted, then merged into the tree in one pass (btree/merge.ts). */
@@ -196,7 +200,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     ownAll(values, ops, 'value')
     const [k, v] = sortPuts(keys, values)
     const c = this.head.commit
-    return this.commit(undefined, 0, 0, headRoot(c), c.height, { keys: k, values: v, nodeSize: this.nodeSize })
+    return this.commit({ root: headRoot(c), height: c.height, flags: 0, sourceVersion: 0, puts: { keys: k, values: v, nodeSize: this.nodeSize } })
   }
 
   /**
@@ -222,7 +226,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     }
     // The callback may have closed the database: then nothing can be committed.
     this.assertReadable()
-    if (t.wrote) this.commit(t)
+    if (t.wrote) this.commitTxn(t)
     return result
   }
 
@@ -239,7 +243,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   rollback(version: number): number {
     this.assertWritable()
     const h = this.findVersion(version, 'rollback')
-    return this.commit(this.newTxn(), COMMIT_FLAG_ROLLBACK, version, headRoot(h.commit), h.commit.height)
+    return this.commit({ root: headRoot(h.commit), height: h.commit.height, flags: COMMIT_FLAG_ROLLBACK, sourceVersion: version })
   }
 
   /** Commits, oldest first (or newest first with reverse), lazily. */

@@ -33,16 +33,15 @@ export function putU48(b: Uint8Array, at: number, v: number): number {
   return at + 6
 }
 
-/** Copies src[from, src.length) to b[at]; returns the position after it. */
-export function putBytes(b: Uint8Array, at: number, src: Uint8Array, from: number): number {
-  const n = src.length - from
+/** Copies src[from, end) to b[at]; returns the position after it. */
+export function putBytes(b: Uint8Array, at: number, src: Uint8Array, from: number, end = src.length): number {
   // TypedArray#set (and the subarray it would need) has a fixed cost that a loop beats for short keys.
-  if (n < 32) {
-    for (let i = from; i < src.length; i++) b[at++] = src[i]!
+  if (end - from < 32) {
+    for (let i = from; i < end; i++) b[at++] = src[i]!
     return at
   }
-  b.set(from === 0 ? src : src.subarray(from), at)
-  return at + n
+  b.set(from === 0 && end === src.length ? src : src.subarray(from, end), at)
+  return at + end - from
 }
 
 /** A growable output buffer. Writes index bytes directly (no DataView): this is the

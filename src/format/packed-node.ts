@@ -1,19 +1,20 @@
 /**
- * A node as the cache holds it: its record body, untouched, plus typed arrays of where each
- * key, value and child pointer sits in it. Compared with decoding into one Uint8Array per
- * key and one object per value or child (node-codec.ts), this makes ~5 heap objects per node
- * instead of ~2 per entry, so the garbage collector has far less to trace and copy, and a
- * search walks a few contiguous arrays instead of chasing a pointer per probe.
+ * A node as the cache holds it: its record body, untouched, plus one Uint32Array index of
+ * where each key, value and child pointer sits in it, both in one slab of an Arena.
+ * Compared with decoding into one Uint8Array per key and one object per value or child
+ * (node-codec.ts), this makes ~3 heap objects per node instead of ~2 per entry, so the
+ * garbage collector has far less to trace and copy, and a search walks one contiguous array
+ * instead of chasing a pointer per probe.
  *
- * Search: every key of a node shares the on-disk prefix (FORMAT.md §5), and `heads[i]` holds
- * the next four bytes of key i after it as a big-endian u32, zero-padded. If head(a) <
+ * Search: every key of a node shares the on-disk prefix (FORMAT.md §5), and key i's "head"
+ * holds its next four bytes after it as a big-endian u32, zero-padded. If head(a) <
  * head(b) then a < b (a zero pad means "the key ended", which sorts before any byte,
  * including 0, and an equal head is settled by comparing the bytes), so a binary search
  * compares u32s and reads key bytes only on ties.
  *
  * Packing checks the same rules as decodeLeaf/decodeBranch; a packed node is immutable.
  */
-import { ByteReader, readU32, varintSize } from './bytes.js'
+import { ByteReader, putBytes, readU32, varintSize } from './bytes.js'
 import {
   ENTRY_FLAG_OUT_OF_LINE,
   ENTRY_FLAGS_KNOWN_V1,
@@ -254,23 +255,18 @@ export function packedKey<T extends Uint8Array>(nd: PackedNode, i: number, alloc
   const s = nd.ix[2 * i]!
   const e = nd.ix[2 * i + 1]!
   const out = alloc(p + e - s)
-  copyInto(out, 0, nd.body, nd.prefixAt, nd.prefixAt + p)
-  copyInto(out, p, nd.body, s, e)
+  putBytes(out, putBytes(out, 0, nd.body, nd.prefixAt, nd.prefixAt + p), nd.body, s, e)
   return out
 }
 
-/** out[at..] = src[s, e); a loop for short runs, where TypedArray#set's fixed cost dominates. */
-export function copyInto(out: Uint8Array, at: number, src: Uint8Array, s: number, e: number): void {
-  if (e - s < 32) {
-    for (let i = s; i < e; i++) out[at++] = src[i]!
-  } else {
-    out.set(src.subarray(s, e), at)
-  }
-}
-
-/** Whether entry i of a leaf has its value out of line. */
-export function packedIsOutOfLine(nd: PackedNode, i: number): boolean {
-  return nd.ix[nd.auxAt + 2 * i + 1] === OUT_OF_LINE
+/** Entry i's inline value as a new buffer made by `alloc`; undefined if it is out of line. */
+export function packedInlineValue<T extends Uint8Array>(nd: PackedNode, i: number, alloc: (n: number) => T): T | undefined {
+  const s = nd.ix[nd.auxAt + 2 * i]!
+  const e = nd.ix[nd.auxAt + 2 * i + 1]!
+  if (e === OUT_OF_LINE) return undefined
+  const out = alloc(e - s)
+  putBytes(out, 0, nd.body, s, e)
+  return out
 }
 
 /* Readers of fields inside a packed body: packing already checked they are all there. */
@@ -297,15 +293,6 @@ export function packedValue(nd: PackedNode, i: number): StoredValue {
   if (e !== OUT_OF_LINE) return nd.body.subarray(s, e)
   const b = nd.body
   return { offset: u48At(b, s), crc: readU32(b, s + OFFSET_SIZE), length: varintAt(b, s + OFFSET_SIZE + 4) }
-}
-
-/** Inline value i's bounds in body, [start, end); only for an inline value. */
-export function packedValueStart(nd: PackedNode, i: number): number {
-  return nd.ix[nd.auxAt + 2 * i]!
-}
-
-export function packedValueEnd(nd: PackedNode, i: number): number {
-  return nd.ix[nd.auxAt + 2 * i + 1]!
 }
 
 /** A branch's pointer to child i. */

@@ -106,8 +106,11 @@ export class Store {
 
   /** The node a pointer names, from the cache or the file, in its packed (cached) form. */
   node(p: ChildPointer): PackedNode {
-    const cached = this.cache.get(p.offset)
-    if (cached !== undefined) return cached
+    return this.cache.get(p.offset) ?? this.load(p)
+  }
+
+  /** Reads, checks and caches the node a pointer names (which the cache does not hold). */
+  load(p: ChildPointer): PackedNode {
     const { kind, body } = this.readNode(p, false)
     const node = this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, this.arena) : packBranch(body, p.offset, this.arena)))
     this.cache.set(p.offset, node, packedSize(node))
