@@ -124,7 +124,13 @@ function run(handle: import('../io/file-io.js').FileHandle, rep: Reporter, resul
   result.version = found.commit.version
   result.commitOffset = found.offset
   result.tornBytes = size - end
-  if (size > end) {
+  if (size > end && reader.allZero(end, size)) {
+    rep.warning(
+      'tail',
+      `${size - end} zero bytes after the newest valid commit (version ${found.commit.version}, ending at ${end}): space a writer reserved (option preallocate) and has not cut yet, because it is still open or stopped without closing; a read-write open cuts them off`,
+      end,
+    )
+  } else if (size > end) {
     rep.warning(
       'tail',
       `${size - end} bytes after the newest valid commit (version ${found.commit.version}, ending at ${end}) are a torn tail: a read-write open cuts them off, a read-only open ignores them`,

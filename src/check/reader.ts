@@ -63,6 +63,16 @@ export class FileReader {
     return got === n ? buf : buf.subarray(0, got)
   }
 
+  /** Whether [from, to) holds only zero bytes (read in chunks). */
+  allZero(from: number, to: number): boolean {
+    for (let pos = from; pos < to; pos += CRC_CHUNK) {
+      const b = this.read(pos, Math.min(CRC_CHUNK, to - pos))
+      if (b.length === 0) return false
+      for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false
+    }
+    return true
+  }
+
   /** CRC-32 of [from, from + length), read in chunks; undefined if the file is shorter. */
   crcRange(from: number, length: number, seed = 0): number | undefined {
     let crc = seed

@@ -6,7 +6,7 @@
 import { dirname } from 'node:path'
 import { CambiumError } from '../errors.js'
 import { ByteWriter } from '../format/bytes.js'
-import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE } from '../format/constants.js'
+import { COMMIT_FLAG_ROLLBACK, COMMIT_RECORD_SIZE, DEFAULT_INLINE_VALUE_MAX, HEADER_SIZE, RECORD_HEADER_SIZE } from '../format/constants.js'
 import type { FileIO, WriterLock } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
 import { findLastCommit } from '../store/recover.js'
@@ -56,6 +56,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   private readonly createdAt: number
   private readonly files: OpenFiles
   private readonly nodeSize: number
+  private readonly preallocate: number
   private readonly autoCompact: Required<AutoCompactOptions> | undefined
   private run: CompactionRun | undefined
   private readonly autoStatus: CompactionStatus = { running: false, lastResult: undefined, lastError: undefined }
@@ -76,6 +77,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     this.keyEncoding = o.keyEncoding
     this.valueEncoding = o.valueEncoding
     this.nodeSize = o.nodeSize
+    this.preallocate = o.preallocate
     this.autoCompact = o.autoCompact
     this.lock = f.lock
     this.createdAt = f.header.createdAt
@@ -145,10 +147,20 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       this.store,
       this.head,
       { ...req, skipOffset: this.log.skipFor(this.head) },
-      { buffer: this.buffer, durable: this.durability === 'full', inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
+      { buffer: this.buffer, durable: this.durability === 'full', reserve: this.preallocate, roomFor: this.roomFor, inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
     if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)
     return this.head.commit.version
+  }
+
+  /** A reserve is taken only while the file system keeps 64x its size free after it, so its
+   *  zeros never turn a commit that fits into ERR_NO_SPACE. */
+  private readonly roomFor = (bytes: number): boolean => {
+    try {
+      return (this.io.freeSpace?.(dirname(this.path)) ?? Infinity) >= 64 * bytes
+    } catch {
+      return false
+    }
   }
 
   /** Stores `value` under `key` in one commit; returns the new version. */
@@ -279,6 +291,8 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     }
     const end = this.head.offset + COMMIT_RECORD_SIZE
     if (size === end) return this.head.commit.version
+    // Zeros where the next record would start: only the writer's reserve follows (§8).
+    if (size > end && this.store.read(end, RECORD_HEADER_SIZE).every((b) => b === 0)) return this.head.commit.version
     // A shorter file means a writer cut a tail this handle never trusted, then maybe wrote on.
     const { handle, seed } = this.state
     const found = size < end ? findLastCommit(handle, seed, size) : findLastCommit(handle, seed, size, end)
@@ -297,6 +311,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     try {
       this.run?.abort()
       if (!this.readOnly && this.durability === 'none' && !this.store.isPoisoned) this.store.sync()
+      if (!this.readOnly) this.store.dropReserve()
     } finally {
       try {
         this.files.closeAll()

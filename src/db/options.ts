@@ -30,6 +30,13 @@ export interface OpenOptions<KE extends EncodingName = EncodingName, VE extends 
   nodeSize?: number
   /** Compact in the background (compactAsync) when dead bytes pass a share of the file. */
   autoCompact?: boolean | AutoCompactOptions
+  /**
+   * Bytes of zeros to keep written and synced after the last commit (0..1 GiB, default 0: none).
+   * Durable small commits then overwrite them instead of growing the file, so their fdatasync
+   * need not also journal a new file size (e.g. 1 << 20 for many single-put durable commits).
+   * The zeros are cut on close; after a crash the next open cuts them (recovery.tornBytes).
+   */
+  preallocate?: number
   /** The file layer to use (tests inject a simulated one). */
   fileIO?: FileIO
 }
@@ -43,10 +50,11 @@ export interface ResolvedOptions {
   valueEncoding: EncodingName
   nodeSize: number
   autoCompact: Required<AutoCompactOptions> | undefined
+  preallocate: number
   fileIO: FileIO | undefined
 }
 
-const NAMES = ['create', 'readOnly', 'durability', 'cacheSize', 'keyEncoding', 'valueEncoding', 'nodeSize', 'autoCompact', 'fileIO']
+const NAMES = ['create', 'readOnly', 'durability', 'cacheSize', 'keyEncoding', 'valueEncoding', 'nodeSize', 'autoCompact', 'preallocate', 'fileIO']
 
 function autoCompactOption(v: unknown, readOnly: boolean): Required<AutoCompactOptions> | undefined {
   if (v === undefined || v === false) return undefined
@@ -117,6 +125,7 @@ export function resolveOptions(path: unknown, opts: unknown): ResolvedOptions {
     keyEncoding: encodingOption('keyEncoding', o['keyEncoding']),
     valueEncoding: encodingOption('valueEncoding', o['valueEncoding']),
     nodeSize: intOption('nodeSize', o['nodeSize'], DEFAULT_NODE_SIZE, 512, 65536),
+    preallocate: intOption('preallocate', o['preallocate'], 0, 0, 1 << 30),
     autoCompact: autoCompactOption(o['autoCompact'], readOnly),
     fileIO,
   }

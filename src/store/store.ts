@@ -22,6 +22,8 @@ export class Store {
   end: number
   /** Every byte below this is known durable. */
   syncedUpTo: number
+  /** The file's size as this writer left it: `end` plus the zeros of its reserve (FORMAT.md §8). */
+  private fileEnd: number
   private poisoned: CambiumError | undefined
   /** The nodes the last commit wrote, in array form, if it wrote few (see RECENT_MAX):
    *  the writer's next transaction copies them instead of unpacking them. Immutable. */
@@ -41,6 +43,7 @@ export class Store {
     this.cache = new NodeCache(cacheSize, this.arena)
     this.end = end
     this.syncedUpTo = syncedUpTo
+    this.fileEnd = end
   }
 
   /** Reads exactly `length` bytes at `offset` (fewer only if the file is shorter). */
@@ -159,8 +162,11 @@ export class Store {
     return this.poisoned !== undefined
   }
 
-  /** Appends `data` at `end`. On a failed write, cuts the file back so no partial record remains. */
-  append(data: Uint8Array): number {
+  /**
+   * Appends `data` at `end`; its last `zeros` bytes are zeros that extend the reserve rather
+   * than records. On a failed write, cuts the file back so no partial record remains.
+   */
+  append(data: Uint8Array, zeros = 0): number {
     this.checkWritable()
     const at = this.end
     try {
@@ -168,13 +174,32 @@ export class Store {
     } catch (e) {
       try {
         this.handle.truncate(at)
+        this.fileEnd = at
       } catch {
         this.poison(e, 'write (and the truncate undoing it)')
       }
       throw ioError(e, `write of ${data.length} bytes at ${at}`, this.path)
     }
-    this.end = at + data.length
+    this.end = at + data.length - zeros
+    this.fileEnd = Math.max(this.fileEnd, at + data.length)
     return at
+  }
+
+  /** Whether `n` more bytes at `end` would pass the reserved zeros (change the file's size). */
+  passesReserve(n: number): boolean {
+    return this.end + n > this.fileEnd
+  }
+
+  /** Cuts the reserve's zeros off (a clean close leaves the file ending at its last commit). */
+  dropReserve(): void {
+    if (this.fileEnd === this.end || this.poisoned !== undefined) return
+    try {
+      this.handle.truncate(this.end)
+      this.handle.sync()
+    } catch (e) {
+      throw ioError(e, 'cutting the reserved zeros on close', this.path)
+    }
+    this.fileEnd = this.end
   }
 
   /** Drops everything appended at or after `offset` (an aborted commit). */
@@ -182,6 +207,7 @@ export class Store {
     if (offset >= this.end) return
     try {
       this.handle.truncate(offset)
+      this.fileEnd = offset
     } catch (e) {
       this.poison(e, 'truncate after a failed commit')
     }

@@ -7,6 +7,9 @@
  *   - when the bytes since the last fsync would pass RECOVERY_WINDOW, the nodes are synced
  *     first, then the record is written and synced, so recovery never reads more than that.
  * With durability 'none' the final fdatasync is skipped.
+ * With the `preallocate` option, a durable small commit that would grow the file writes that many
+ * zeros after itself in the same write (FORMAT.md §8, "Reserve"): the next commits overwrite
+ * synced zeros, so their fdatasyncs need not also journal a new file size.
  */
 import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
@@ -37,6 +40,10 @@ export interface CommitSettings {
   /** scratch buffer, reused across commits */
   buffer: ByteWriter
   durable: boolean
+  /** zeros to keep past the last commit (the `preallocate` option; 0: none) */
+  reserve: number
+  /** whether the file system has room for `bytes` more zeros (asked only when a reserve is taken) */
+  roomFor: (bytes: number) => boolean
   inlineMax: number
   seed: number
 }
@@ -101,7 +108,16 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
     }
     const offset = store.end + w.pos
     encodeCommit(w, commit, s.seed)
-    store.append(w.result())
+    let zeros = 0
+    // Only small commits extend the reserve: a big one is mostly data, and zeros after it
+    // would add up to 16x its size to the bytes written.
+    if (s.durable && s.reserve > 0 && w.pos <= s.reserve >>> 4 && store.passesReserve(w.pos) && s.roomFor(s.reserve)) {
+      zeros = s.reserve
+      w.ensure(zeros)
+      w.buf.fill(0, w.pos, w.pos + zeros)
+      w.pos += zeros
+    }
+    store.append(w.result(), zeros)
     if (s.durable) store.sync()
     for (const [o, node] of written) store.remember(o, node)
     store.recent = nodes <= RECENT_MAX ? recent : new Map()

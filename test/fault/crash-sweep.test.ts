@@ -63,8 +63,8 @@ function fail(ctx: string, msg: string): never {
 }
 
 /** Reopens a crashed image and checks the survival rule; throws Mismatch (or the engine's error) with `ctx`. */
-function checkReopen(sim: SimFileIO, res: RunResult, wl: Workload, durability: Durability, ctx: string): void {
-  const o = { durability }
+function checkReopen(sim: SimFileIO, res: RunResult, wl: Workload, durability: Durability, ctx: string, preallocate = 0): void {
+  const o = { durability, preallocate }
   if (res.lastAcked === -1) {
     stats.creationCrashes++
     // Crash during creation: no file, or a complete version-0 database; never an error.
@@ -166,19 +166,20 @@ interface SeedReport {
   failures: string[]
 }
 
-async function sweepSeed(seed: number): Promise<SeedReport> {
+async function sweepSeed(seed: number, preallocate = 0): Promise<SeedReport> {
   const durability = durabilityOf(seed)
+  const o = { durability, preallocate }
   const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
   const failures: string[] = []
 
   // Clean run: count the ops and check the result.
   const clean = new SimFileIO({ seed, powersafeOverwrite: true })
-  const res = runWorkload(clean, wl, { durability })
+  const res = runWorkload(clean, wl, o)
   expect(res.crashed).toBe(false)
   const total = clean.ops
   const finalVersion = wl.versions.length - 1
   expect(res.lastAcked).toBe(finalVersion)
-  const check = openDb(clean.crash('drop', seed), { durability })
+  const check = openDb(clean.crash('drop', seed), o)
   checkAllVersions(check, wl.versions, `seed ${seed} clean run`, wl.probeKeys, true)
   expect(check.version).toBe(finalVersion)
   check.close()
@@ -188,7 +189,7 @@ async function sweepSeed(seed: number): Promise<SeedReport> {
     const sim = new SimFileIO({ seed: seed * 7919 + n, plan: { crashAt: n }, powersafeOverwrite: true })
     let r: RunResult
     try {
-      r = runWorkload(sim, wl, { durability })
+      r = runWorkload(sim, wl, o)
     } catch (e) {
       failures.push(`seed ${seed} op ${n} (${durability}): the workload failed before the crash: ${describeError(e)}`)
       continue
@@ -201,7 +202,7 @@ async function sweepSeed(seed: number): Promise<SeedReport> {
     CRASH_MODES.forEach((mode: CrashMode, mi: number) => {
       const ctx = `seed ${seed} op ${n} mode ${mode} (${durability}, crash in ${r.where}, lastAcked ${r.lastAcked}, lastAttempted ${r.lastAttempted})`
       try {
-        checkReopen(sim.crash(mode, seed * 1_000_003 + n * 16 + mi), r, wl, durability, ctx)
+        checkReopen(sim.crash(mode, seed * 1_000_003 + n * 16 + mi), r, wl, durability, ctx, preallocate)
       } catch (e) {
         failures.push(e instanceof Mismatch ? e.message : `${ctx}: ${describeError(e)}`)
       }
@@ -220,9 +221,9 @@ const contentsSize = (c: Contents): number => c.size
  * or v + 1 (v + 1 exactly once that commit was acknowledged with durability 'full'), with
  * exact contents, and never resurrect bytes of the torn tail the first recovery cut.
  */
-async function doubleCrash(seed: number, firstModes: readonly CrashMode[], every: number): Promise<{ cases: number; failures: string[] }> {
+async function doubleCrash(seed: number, firstModes: readonly CrashMode[], every: number, preallocate = 0): Promise<{ cases: number; failures: string[] }> {
   const durability = durabilityOf(seed)
-  const o = { durability }
+  const o = { durability, preallocate }
   const wl = makeWorkload(seed, { commits: COMMITS, loadKeys: LOAD_KEYS })
   const clean = new SimFileIO({ seed, powersafeOverwrite: true })
   runWorkload(clean, wl, o)
@@ -396,6 +397,20 @@ describe('crash sweep (T1)', () => {
       if (rep.failures.length > 0) {
         throw new Error(`${rep.failures.length} failing crash cases:\n${rep.failures.slice(0, 15).join('\n')}`)
       }
+    })
+  }
+
+  // The `preallocate` option: commits overwrite reserved zeros and extend them; a crash
+  // leaves zeros (or a torn commit over them) after the last commit. 16 KiB: commits up to
+  // 1 KiB extend the reserve, so extensions, overwrites and big commits past it all occur.
+  for (const seed of [SEED_BASE, SEED_BASE + 1]) {
+    it(`seed ${seed} (full, preallocate 16 KiB): every crash point x every crash mode recovers, and a crash during recovery too`, { timeout: 600_000 }, async () => {
+      const rep = await sweepSeed(seed, 16 << 10)
+      expect(rep.durability).toBe('full')
+      const dbl = await doubleCrash(seed, ['torn', 'garbage'], 13, 16 << 10)
+      expect(dbl.cases).toBeGreaterThan(0)
+      const failures = [...rep.failures, ...dbl.failures]
+      if (failures.length > 0) throw new Error(`${failures.length} failing crash cases:\n${failures.slice(0, 15).join('\n')}`)
     })
   }
 })

@@ -188,6 +188,8 @@ export interface DbOptions {
   nodeSize?: number
   readOnly?: boolean
   create?: boolean
+  /** the open option `preallocate` (bytes of reserved zeros; default 0) */
+  preallocate?: number
 }
 
 /** A FileIO over `sim` whose file handles pass through `wrap` (to inject behaviour the sim lacks). */
@@ -210,6 +212,7 @@ export function openDb(sim: SimFileIO, o: DbOptions, path = DB_PATH, io?: FileIO
     keyEncoding: 'utf8',
     durability: o.durability,
     nodeSize: o.nodeSize ?? 512,
+    ...(o.preallocate !== undefined ? { preallocate: o.preallocate } : {}),
     ...(o.readOnly === true ? { readOnly: true } : {}),
     ...(o.create !== undefined && o.readOnly !== true ? { create: o.create } : {}),
   })

@@ -686,8 +686,8 @@ describe('serializing a tree (FORMAT.md §1, §5b)', () => {
     const root: BranchNode = { height: 2, keys: [utf8('m')], children: [l1, l2], count: 3, edit: 1 }
     const w = new ByteWriter()
     const base = 1000
-    const written: [number, TreeNode, number][] = []
-    const ptr = serializeTree({ w, base, inlineMax: 256, written: (o, n, l) => written.push([o, n, l]) }, root)
+    const written: [number, TreeNode][] = []
+    const ptr = serializeTree({ w, base, inlineMax: 256, written: (o, _start, _end, node) => written.push([o, node()]) }, root)
     const out = w.result()
 
     // Walk the records by their lengths: value, leaf, leaf, branch, tiling the output exactly.

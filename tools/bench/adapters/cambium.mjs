@@ -1,6 +1,7 @@
 // cambium, the engine under test (built into /work/main/dist by `npm run build`).
-// durable: durability 'full' = one fdatasync per commit; else 'none' = no fsync per commit
-// (fsync on close and about once per 8 MiB appended).
+// durable: durability 'full' = one fdatasync per commit, with preallocate 1 MiB (small commits
+// overwrite synced zeros instead of growing the file; --cambium-opts '{"preallocate":0}' turns
+// it off); else 'none' = no fsync per commit (fsync on close and about once per 8 MiB appended).
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { open as openDb } from '../../../dist/index.js'
@@ -10,10 +11,11 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 export default {
   name: 'cambium',
   version: pkg.version,
-  durability: (durable) => (durable ? "durability: 'full' (fdatasync per commit)" : "durability: 'none' (no fsync per commit)"),
+  durability: (durable) => (durable ? "durability: 'full' (fdatasync per commit), preallocate: 1 MiB" : "durability: 'none' (no fsync per commit)"),
   async open(dir, { durable, cacheSize, autoCompact, extra } = {}) {
     const db = openDb(join(dir, 'db.cambium'), {
       durability: durable ? 'full' : 'none',
+      ...(durable && { preallocate: 1 << 20 }),
       ...(cacheSize !== undefined && { cacheSize }),
       ...(autoCompact && { autoCompact: true }),
       ...extra,
