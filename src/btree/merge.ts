@@ -12,8 +12,9 @@
 import { compareBytes, varintSize } from '../format/bytes.js'
 import { OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { valueSizeInLeaf, type BranchNode, type ChildPointer, type LeafNode, type StoredValue } from '../format/node-codec.js'
-import { PackedNode, unpack } from '../format/packed-node.js'
+import { packedChild, packedCompare, packedKey, PackedNode, unpack } from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
+import { patchBranch, patchLeaf } from './patch.js'
 import { resolve } from './read.js'
 import { shortestSeparator } from './search.js'
 import { serializeTree, type SerializeContext } from './serialize.js'
@@ -25,9 +26,13 @@ export interface MergeContext extends SerializeContext {
   nodeSize: number
 }
 
+/** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn
+ *  it off to hold the result to the re-encoding path's bytes. */
+export const mergeSettings = { patch: true }
+
 /** A written node and the separator that goes before it in its parent (undefined for the
  *  first piece of a node, which keeps the separator its node had). */
-interface Piece {
+export interface Piece {
   sep: Uint8Array | undefined
   ptr: ChildPointer
 }
@@ -72,35 +77,49 @@ export function mergePuts(
 }
 
 function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: Uint8Array[], values: Uint8Array[], lo: number, hi: number): Piece[] {
-  const n = resolve(ctx.store, ptr, height) as PackedNode
-  const node = unpack(n, 0)
+  const nd = resolve(ctx.store, ptr, height) as PackedNode
+  const patch = mergeSettings.patch
   if (height === 1) {
-    const leaf = node as LeafNode
+    const patched = patch ? patchLeaf(ctx, nd, keys, values, lo, hi) : undefined
+    if (patched !== undefined) return patched
+    const leaf = unpack(nd, 0) as LeafNode
     return writeLeaves(ctx, leaf.keys, leaf.values, keys, values, lo, hi)
   }
-  const b = node as BranchNode
-  const seps = b.keys
-  const out: Piece[] = []
-  // Puts for child i are those < seps[i] (and >= seps[i - 1]); the first piece of each child
-  // keeps the separator before it.
+  // Puts for child i are those < separator i (and >= separator i - 1).
+  const nc = nd.size + 1
+  const subs: (Piece[] | undefined)[] = new Array(nc)
+  let single = true
   let at = lo
-  for (let i = 0; i < b.children.length; i++) {
-    const sepBefore = i === 0 ? undefined : seps[i - 1]
+  for (let i = 0; i < nc && at < hi; i++) {
     let end = at
-    if (i === b.children.length - 1) end = hi
-    else while (end < hi && compareBytes(keys[end]!, seps[i]!) < 0) end++
-    const child = b.children[i] as ChildPointer
-    if (end === at) {
-      out.push({ sep: sepBefore, ptr: child })
+    if (i === nc - 1) end = hi
+    else while (end < hi && packedCompare(nd, i, keys[end]!) > 0) end++
+    if (end === at) continue
+    const sub = mergeNode(ctx, packedChild(nd, i), height - 1, keys, values, at, end)
+    subs[i] = sub
+    if (sub.length !== 1) single = false
+    at = end
+  }
+  if (single && patch) {
+    const patched = patchBranch(ctx, nd, subs)
+    if (patched !== undefined) return patched
+  }
+  // The first piece of each child keeps the separator before it.
+  const out: Piece[] = []
+  for (let i = 0; i < nc; i++) {
+    const sepBefore = i === 0 ? undefined : packedKey(nd, i - 1, newBytes)
+    const sub = subs[i]
+    if (sub === undefined) {
+      out.push({ sep: sepBefore, ptr: packedChild(nd, i) })
       continue
     }
-    const sub = mergeNode(ctx, child, height - 1, keys, values, at, end)
     sub[0]!.sep = sepBefore
     for (const p of sub) out.push(p)
-    at = end
   }
   return writeBranches(ctx, height, out)
 }
+
+const newBytes = (n: number): Uint8Array => new Uint8Array(n)
 
 /** Merges a leaf's entries with puts [lo, hi) and writes them as one leaf or, if too big,
  *  as several of about equal size. */

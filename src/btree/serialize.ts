@@ -22,9 +22,10 @@ export interface SerializeContext {
   /** file offset of w's byte 0 */
   base: number
   inlineMax: number
-  /** called for each node record written, with where it is in w.buf, [start, end), and a
-   *  function that gives the node in its on-disk (immutable) array form */
-  written(offset: number, start: number, end: number, node: () => TreeNode): void
+  /** called for each node record written, with where it is in w.buf, [start, end), and, if
+   *  the writer has it at hand, a function that gives the node in its on-disk (immutable)
+   *  array form */
+  written(offset: number, start: number, end: number, node?: () => TreeNode): void
 }
 
 export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {

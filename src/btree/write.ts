@@ -31,7 +31,7 @@ function mutable(ctx: WriteContext, r: Ref, height: number): TreeNode {
   // A node the last small commit wrote is still at hand in array form: copying its arrays
   // is cheaper than unpacking the cached record (single-put commits rewrite the same upper
   // nodes every time).
-  const kept = isPointer(r) ? ctx.store.recent.get(r.offset) : undefined
+  const kept = isPointer(r) ? ctx.store.recent.get(r.offset)?.() : undefined
   const n = kept !== undefined && kept.height === height ? kept : resolve(ctx.store, r, height)
   if (n instanceof PackedNode) return unpack(n, ctx.edit)
   if (isLeaf(n)) return { height: 1, keys: n.keys.slice(), values: n.values.slice(), count: n.count, edit: ctx.edit }

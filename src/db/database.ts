@@ -163,14 +163,14 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     }
   }
 
-  /** Stores `value` under `key` in one commit; returns the new version. */
+  /** Stores `value` under `key` in one commit (by the put-only path, btree/merge.ts);
+   *  returns the new version. */
   put(key: K | Uint8Array | string, value: V | Uint8Array | string): number {
     this.assertWritable()
     const k = ownKey(key, this.keyEncoding)
     const v = ownValue(value, this.valueEncoding)
-    const t = this.newTxn()
-    t.put(k, v)
-    return this.commitTxn(t)
+    const c = this.head.commit
+    return this.commit({ root: headRoot(c), height: c.height, flags: 0, sourceVersion: 0, puts: { keys: [k], values: [v], nodeSize: this.nodeSize } })
   }
 
   /** Deletes `key` in one commit (a commit is made even if the key was absent); returns the new version. */

@@ -28,7 +28,7 @@ import {
 import { NodeRuleError, type ChildPointer, type StoredValue, type TreeNode } from './node-codec.js'
 
 /** Marks a value position that holds an out-of-line value's pointer, not inline bytes. */
-const OUT_OF_LINE = 0xffffffff
+export const OUT_OF_LINE = 0xffffffff
 
 export class PackedNode {
   constructor(
@@ -275,7 +275,7 @@ function u48At(b: Uint8Array, at: number): number {
 }
 
 /** The varint at b[at]; its end is at + varintSize(value). */
-function varintAt(b: Uint8Array, at: number): number {
+export function varintAt(b: Uint8Array, at: number): number {
   let v = 0
   let mul = 1
   for (;;) {
@@ -312,6 +312,7 @@ export function packedChildOffset(nd: PackedNode, i: number): number {
 export function packedChildCount(nd: PackedNode, i: number): number {
   return varintAt(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
 }
+
 
 /** Bytes a packed node holds, for the cache's budget: its body and index, and ~150 bytes
  *  of object headers (the node and its two views). */

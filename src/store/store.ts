@@ -25,9 +25,9 @@ export class Store {
   /** The file's size as this writer left it: `end` plus the zeros of its reserve (FORMAT.md §8). */
   private fileEnd: number
   private poisoned: CambiumError | undefined
-  /** The nodes the last commit wrote, in array form, if it wrote few (see RECENT_MAX):
-   *  the writer's next transaction copies them instead of unpacking them. Immutable. */
-  recent = new Map<number, TreeNode>()
+  /** The nodes the last commit wrote, in array form (made on demand), if it wrote few (see
+   *  RECENT_MAX): the writer's next transaction copies them instead of unpacking them. Immutable. */
+  recent = new Map<number, () => TreeNode>()
   /** where packed nodes live (see Arena) */
   readonly arena = new Arena()
   /** reused by every first read of a record (single-threaded, and bodies are copied out) */

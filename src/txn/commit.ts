@@ -15,7 +15,7 @@ import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
 import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
 import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
-import { packRecord, type PackedNode } from '../format/packed-node.js'
+import { packRecord, unpack, type PackedNode } from '../format/packed-node.js'
 import { mergePuts } from '../btree/merge.js'
 import { serializeTree } from '../btree/serialize.js'
 import type { Store } from '../store/store.js'
@@ -68,15 +68,16 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   // Packed copies of the new nodes, made now (w.buf is reused before the commit ends when
   // the nodes are synced ahead of the commit record) and cached once the commit is written.
   const written: [number, PackedNode][] = []
-  const recent = new Map<number, TreeNode>()
+  const recent = new Map<number, () => TreeNode>()
   let nodes = 0
   const ctx = {
     w,
     base,
     inlineMax: s.inlineMax,
-    written: (o: number, start: number, end: number, node: () => TreeNode) => {
-      if (++nodes <= RECENT_MAX) recent.set(o, node())
-      written.push([o, packRecord(w.buf.subarray(start, end), o, store.arena)])
+    written: (o: number, start: number, end: number, node?: () => TreeNode) => {
+      const packed = packRecord(w.buf.subarray(start, end), o, store.arena)
+      if (++nodes <= RECENT_MAX) recent.set(o, node ?? (() => unpack(packed, 0)))
+      written.push([o, packed])
     },
   }
   let ptr: ChildPointer | null

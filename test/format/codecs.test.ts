@@ -687,7 +687,7 @@ describe('serializing a tree (FORMAT.md §1, §5b)', () => {
     const w = new ByteWriter()
     const base = 1000
     const written: [number, TreeNode][] = []
-    const ptr = serializeTree({ w, base, inlineMax: 256, written: (o, _start, _end, node) => written.push([o, node()]) }, root)
+    const ptr = serializeTree({ w, base, inlineMax: 256, written: (o, _start, _end, node) => written.push([o, node!()]) }, root)
     const out = w.result()
 
     // Walk the records by their lengths: value, leaf, leaf, branch, tiling the output exactly.

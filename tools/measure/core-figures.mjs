@@ -2,7 +2,8 @@
 // values) in commits of 1,000, N random gets, a full scan, file size and bytes appended
 // per put, for durability 'none' and 'full'. Run after `npm run build`:
 //   node tools/measure/core-figures.mjs [N=1000000] [durability=none,full]
-import { open } from '../../dist/index.js'
+// DIST=<path to another build's dist/index.js> measures that build instead (before/after runs).
+const { open } = await import(process.env.DIST ?? '../../dist/index.js')
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

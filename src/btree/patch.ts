@@ -1,0 +1,186 @@
+/**
+ * Writing a changed node by copying the unchanged parts of its packed record instead of
+ * unpacking it into arrays and encoding it again: a leaf with puts merged in, a branch with
+ * some child pointers replaced. Each writes exactly the bytes the general path (merge.ts
+ * writeLeaves/writeBranches) would write for the same node, and declines (undefined) where
+ * that path would do something else:
+ *   - a leaf whose merged entries would be split, or whose key prefix would change (new
+ *     first or last key sharing less with the other end);
+ *   - a branch that would be split (its pointers' varints grew past the limit).
+ * Branches of merged children keep their separators, so their prefix never changes.
+ * (test/model/patch.test.ts holds both paths to identical files.)
+ */
+import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, putU48, putVarint, varintSize, writeU32 } from '../format/bytes.js'
+import { ENTRY_FLAG_OUT_OF_LINE, KIND_BRANCH, KIND_LEAF, KIND_VALUE, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
+import { valueSizeInLeaf, type ValueRef } from '../format/node-codec.js'
+import { packedChildCount, packedCompare, type PackedNode } from '../format/packed-node.js'
+import {
+  childPointerAt,
+  childPointerEnd,
+  entriesAt,
+  leafEntryEnd,
+  leafEntryRuleSize,
+  leafOutOfLineLength,
+  packedChildBytes,
+  packedCommonPrefix,
+  packedKeyLength,
+} from '../format/packed-spans.js'
+import { beginRecord, endRecord } from '../format/record.js'
+import type { MergeContext, Piece } from './merge.js'
+import { branchLimit } from './write.js'
+
+/** Frame and body bytes a node record counts under the split rule before its entries. */
+const RULE_BASE = RECORD_OVERHEAD + 3
+
+/** The leaf `nd` with puts keys[lo, hi) -> values merged in, written as one leaf; undefined
+ *  if the general path would split it or its prefix changes. */
+export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[], values: Uint8Array[], lo: number, hi: number): Piece[] | undefined {
+  const n = nd.size
+  // Plan: the merged order, its size under the split rule, its entry count.
+  let total = RULE_BASE
+  let count = 0
+  for (let i = 0, j = lo; i < n || j < hi; count++) {
+    const c = i === n ? 1 : j === hi ? -1 : packedCompare(nd, i, keys[j]!)
+    if (c < 0) total += leafEntryRuleSize(nd, i++)
+    else {
+      if (c === 0) i++
+      const k = keys[j]!
+      total += 1 + varintSize(k.length) + k.length + valueSizeInLeaf(values[j]!, ctx.inlineMax)
+      j++
+    }
+  }
+  if (total > ctx.nodeSize && count >= 2) return undefined
+  const p = nd.prefixLen
+  if (count < 2) {
+    if (p !== 0) return undefined
+  } else {
+    const firstNew = packedCompare(nd, 0, keys[lo]!) > 0
+    const lastNew = packedCompare(nd, n - 1, keys[hi - 1]!) < 0
+    const q = firstNew && lastNew ? commonPrefixLength(keys[lo]!, keys[hi - 1]!)
+      : firstNew ? packedCommonPrefix(nd, n - 1, keys[lo]!)
+        : lastNew ? packedCommonPrefix(nd, 0, keys[hi - 1]!)
+          : p
+    if (q !== p) return undefined
+  }
+
+  const { w, base } = ctx
+  // Value records first, in entry order, as serialize.ts writes them.
+  let bytes = 0
+  let refs: (ValueRef | undefined)[] | undefined
+  let room = RECORD_OVERHEAD + nd.body.length
+  for (let j = lo; j < hi; j++) {
+    const v = values[j]!
+    const k = keys[j]!
+    room += 1 + 2 * MAX_VARINT_BYTES + k.length - p + (v.length > ctx.inlineMax ? OFFSET_SIZE + 4 : v.length)
+    if (v.length <= ctx.inlineMax) continue
+    const start = beginRecord(w, KIND_VALUE)
+    w.bytes(v)
+    ;(refs ??= new Array(hi - lo))[j - lo] = { offset: base + start, crc: endRecord(w, start), length: v.length }
+  }
+
+  w.ensure(room)
+  const start = beginRecord(w, KIND_LEAF)
+  const b = w.buf
+  const body = nd.body
+  b[w.pos] = count & 0xff
+  b[w.pos + 1] = count >>> 8
+  let at = putBytes(b, w.pos + 2, body, 2, entriesAt(nd))
+  // Old entries are copied in runs [runFrom, next entry's start).
+  let runFrom = entriesAt(nd)
+  let cursor = runFrom
+  for (let i = 0, j = lo; i < n || j < hi; ) {
+    const c = i === n ? 1 : j === hi ? -1 : packedCompare(nd, i, keys[j]!)
+    if (c < 0) {
+      const ool = leafOutOfLineLength(nd, i)
+      if (ool >= 0) bytes += RECORD_OVERHEAD + ool
+      cursor = leafEntryEnd(nd, i++)
+      continue
+    }
+    at = putBytes(b, at, body, runFrom, cursor)
+    if (c === 0) cursor = leafEntryEnd(nd, i++)
+    runFrom = cursor
+    const k = keys[j]!
+    const v = values[j]!
+    const ref = refs?.[j - lo]
+    j++
+    if (ref !== undefined) {
+      b[at++] = ENTRY_FLAG_OUT_OF_LINE
+      at = putVarint(b, at, k.length - p)
+      at = putBytes(b, at, k, p)
+      at = putU48(b, at, ref.offset)
+      writeU32(b, at, ref.crc)
+      at = putVarint(b, at + 4, ref.length)
+      bytes += RECORD_OVERHEAD + ref.length
+    } else {
+      b[at++] = 0
+      at = putVarint(b, at, k.length - p)
+      at = putBytes(b, at, k, p)
+      at = putVarint(b, at, v.length)
+      at = putBytes(b, at, v, 0)
+    }
+  }
+  at = putBytes(b, at, body, runFrom, cursor)
+  w.pos = at
+  const crc = endRecord(w, start)
+  ctx.written(base + start, start, w.pos)
+  return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
+}
+
+/** The branch `nd` with child i replaced by pieces[i][0].ptr wherever pieces[i] is set (each
+ *  a single piece), written as one branch; undefined if the general path would split it. */
+export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] | undefined)[]): Piece[] | undefined {
+  const nc = nd.size + 1
+  const body = nd.body
+  // The split rule's total: pointers as they will be, separators whole (unchanged pointers
+  // count their bytes as stored); the subtree's count and bytes, as serialize.ts sums them.
+  let total = RULE_BASE
+  let count = 0
+  let bytes = 0
+  let replaced = 0
+  for (let i = 0; i < nc; i++) {
+    const c = pieces[i]?.[0]!.ptr
+    if (c === undefined) {
+      total += childPointerEnd(nd, i) - childPointerAt(nd, i)
+      count += packedChildCount(nd, i)
+      bytes += packedChildBytes(nd, i)
+    } else {
+      count += c.count
+      bytes += c.bytes
+      total += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
+      replaced++
+    }
+    if (i > 0) {
+      const s = packedKeyLength(nd, i - 1)
+      total += 1 + varintSize(s) + s
+    }
+  }
+  if (total > branchLimit(ctx.nodeSize) && nc >= 4) return undefined
+
+  const { w, base } = ctx
+  w.ensure(RECORD_OVERHEAD + body.length + replaced * 2 * MAX_VARINT_BYTES)
+  const start = beginRecord(w, KIND_BRANCH)
+  const b = w.buf
+  const first = entriesAt(nd)
+  let at = putBytes(b, w.pos, body, 0, first)
+  let runFrom = first
+  let cursor = first
+  for (let i = 0; i < nc; i++) {
+    const end = childPointerEnd(nd, i)
+    const c = pieces[i]?.[0]!.ptr
+    if (c === undefined) {
+      cursor = end
+      continue
+    }
+    at = putBytes(b, at, body, runFrom, cursor)
+    runFrom = cursor = end
+    at = putU48(b, at, c.offset)
+    writeU32(b, at, c.crc)
+    at = putVarint(b, at + 4, c.count)
+    at = putVarint(b, at, c.bytes)
+  }
+  at = putBytes(b, at, body, runFrom, body.length)
+  w.pos = at
+  const crc = endRecord(w, start)
+  ctx.written(base + start, start, w.pos)
+  return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
+}
