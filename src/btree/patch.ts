@@ -8,7 +8,7 @@
  *     first or last key sharing less with the other end);
  *   - a branch that would be split (its pointers' varints grew past the limit).
  * Branches of merged children keep their separators, so their prefix never changes.
- * (test/model/patch.test.ts holds both paths to identical files.)
+ * (test/model/patch.test.ts holds both paths to identical records.)
  */
 import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, putU48, putVarint, varintSize, writeU32 } from '../format/bytes.js'
 import { ENTRY_FLAG_OUT_OF_LINE, KIND_BRANCH, KIND_LEAF, KIND_VALUE, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'

@@ -47,13 +47,13 @@ if (args.help) {
   --keys N                dataset size (default 1,000,000; quick 100,000)
   --hyperbee-keys N       hyperbee's (smaller) dataset (default 20,000)
   --snapdb-keys N         snap-db's (smaller) dataset (default 50,000)
-  --real-keys N           W9's sample of npm package names (default 100,000)
+  --real-keys N           W9's sample of npm package names (default 50,000)
   --runs N                runs per engine and workload, interleaved (default 2)
   --engines a,b           subset of ${ENGINES.join(',')}
   --workloads w1,w4       subset of ${WORKLOADS.map((w) => w.id).join(',')} (w4 = w4a..w4d)
   --puts-nosync N         W4 single-put commits without fsync (default 10,000; quick 5,000)
   --puts-fsync N          W4 single-put commits with fsync (default 1,000; quick 500)
-  --overwrites N          W6 overwrites (default N / 4; quick N); smaller datasets get the same share
+  --overwrites N          W6 overwrites (default N / 5; quick N); smaller datasets get the same share
   --cambium-opts JSON     extra cambium open() options, e.g. '{"nodeSize":4096}'
   --timeout S             seconds before a child is killed (default 900; quick 300)
   --work DIR              scratch directory (default: a new one under the OS temp dir)
@@ -68,14 +68,14 @@ const N = num(args.keys, quick ? 100_000 : 1_000_000)
 // fastest peer): at 1M keys hyperbee alone would take most of an hour, snap-db ~10 minutes.
 const HB_N = Math.min(N, num(args['hyperbee-keys'], 20_000))
 const SNAP_N = Math.min(N, num(args['snapdb-keys'], 50_000))
-const REAL_N = Math.min(N, num(args['real-keys'], 100_000))
+const REAL_N = Math.min(N, num(args['real-keys'], 50_000))
 const RUNS = num(args.runs, 2)
 // Full-size defaults are set so that a full run takes about 15 minutes on a 2-core machine.
 const PUTS_NOSYNC = num(args['puts-nosync'], quick ? 5_000 : 10_000)
 const PUTS_FSYNC = num(args['puts-fsync'], quick ? 500 : 1_000)
-const OVERWRITES = num(args.overwrites, quick ? N : Math.round(N / 4))
+const OVERWRITES = num(args.overwrites, quick ? N : Math.round(N / 5))
 /** W7 loads this share of each engine's keys, sorted. */
-const SORTED_SHARE = quick ? 1 : 0.5
+const SORTED_SHARE = quick ? 1 : 0.4
 const TIMEOUT_S = num(args.timeout, quick ? 300 : 900)
 const CAMBIUM_OPTS = JSON.parse(args['cambium-opts'])
 const engineNames = args.engines ? args.engines.split(',') : ENGINES

@@ -87,7 +87,7 @@ export function writeReport({ dir, machine, config, engines, results, skipped, w
     (Object.keys(config.cambiumOpts ?? {}).length ? ` cambium options: \`${JSON.stringify(config.cambiumOpts)}\`.` : ''))
   p()
   p(`**Machine:** ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM; Node ${machine.node}; Linux ${machine.kernel}; load average (1/5/15 min) ${machine.loadavgStart.join(' / ')} at the start, ${machine.loadavgEnd.join(' / ')} at the end. ` +
-    '**The figures are noisy:** other engineers were running test suites on this 2-core machine at the same time, so treat differences under ~20% as noise and look at the per-run columns. ' +
+    '**The figures are noisy:** 2 shared cores and a virtual disk, where the same child run twice can differ by 20% or more; treat differences under ~20% as noise and look at the per-run columns. ' +
     'Every database fits in RAM and the OS page cache, so reads measure CPU and engine overhead, not the disk; fsync latency is that of this virtual disk.')
   p()
   p('![cambium throughput relative to the fastest peer, per workload](results.svg)')
