@@ -12,10 +12,10 @@
 import { compareBytes, varintSize } from '../format/bytes.js'
 import { OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { valueSizeInLeaf, type BranchNode, type ChildPointer, type LeafNode, type StoredValue } from '../format/node-codec.js'
-import { packedChild, packedCompare, packedKey, PackedNode, unpack } from '../format/packed-node.js'
+import { packedChild, packedCompare, packedKey, unpack, type Arena } from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
 import { patchBranch, patchLeaf } from './patch.js'
-import { resolve } from './read.js'
+import { atHeight } from './read.js'
 import { shortestSeparator } from './search.js'
 import { serializeTree, type SerializeContext } from './serialize.js'
 import { branchLimit } from './write.js'
@@ -24,6 +24,8 @@ export interface MergeContext extends SerializeContext {
   store: Store
   /** split a node whose record would exceed this many bytes */
   nodeSize: number
+  /** where nodes read for this merge and not cached are packed (dies with the commit) */
+  scratch: Arena
 }
 
 /** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn
@@ -77,7 +79,8 @@ export function mergePuts(
 }
 
 function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: Uint8Array[], values: Uint8Array[], lo: number, hi: number): Piece[] {
-  const nd = resolve(ctx.store, ptr, height) as PackedNode
+  // Read without caching: this version of the node is about to be replaced.
+  const nd = atHeight(ctx.store, ctx.store.peek(ptr, ctx.scratch), height, ptr.offset)
   const patch = mergeSettings.patch
   if (height === 1) {
     const patched = patch ? patchLeaf(ctx, nd, keys, values, lo, hi) : undefined

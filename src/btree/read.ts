@@ -29,7 +29,7 @@ export function resolve(store: Store, r: Ref, height: number): AnyNode {
   return atHeight(store, isPointer(r) ? store.node(r) : r, height, isPointer(r) ? r.offset : -1)
 }
 
-function atHeight<N extends AnyNode>(store: Store, n: N, height: number, offset: number): N {
+export function atHeight<N extends AnyNode>(store: Store, n: N, height: number, offset: number): N {
   if (n.height !== height) throw corrupt(`node at height ${n.height} where ${height} was expected`, offset, store.path)
   return n
 }

@@ -85,13 +85,17 @@ export class Arena {
   /** ~250 nodes of 1 KiB share one allocation, while a slab kept alive by a few straggling
    *  nodes pins at most a quarter MiB */
   static readonly SLAB = 256 << 10
-  private slab = new ArrayBuffer(Arena.SLAB)
+  private slab: ArrayBuffer
   private used = 0
+
+  constructor(private readonly slabSize = Arena.SLAB) {
+    this.slab = new ArrayBuffer(slabSize)
+  }
 
   /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
   take(n: number): number {
     if (this.used + n > this.slab.byteLength) {
-      this.slab = new ArrayBuffer(Math.max(Arena.SLAB, n))
+      this.slab = new ArrayBuffer(Math.max(this.slabSize, n))
       this.used = 0
     }
     const at = this.used

@@ -114,10 +114,20 @@ export class Store {
 
   /** Reads, checks and caches the node a pointer names (which the cache does not hold). */
   load(p: ChildPointer): PackedNode {
-    const { kind, body } = this.readNode(p, false)
-    const node = this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, this.arena) : packBranch(body, p.offset, this.arena)))
+    const node = this.pack(p, this.arena)
     this.cache.set(p.offset, node, packedSize(node))
     return node
+  }
+
+  /** The node a pointer names, from the cache, or read into `arena` without caching it (a
+   *  writer about to replace it: its old version would only crowd out live nodes). */
+  peek(p: ChildPointer, arena: Arena): PackedNode {
+    return this.cache.get(p.offset) ?? this.pack(p, arena)
+  }
+
+  private pack(p: ChildPointer, arena: Arena): PackedNode {
+    const { kind, body } = this.readNode(p, false)
+    return this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, arena) : packBranch(body, p.offset, arena)))
   }
 
   /** The node a pointer names, decoded into arrays, bypassing the cache (bulk copies). */

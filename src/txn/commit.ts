@@ -15,7 +15,7 @@ import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
 import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
 import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
-import { packRecord, unpack, type PackedNode } from '../format/packed-node.js'
+import { Arena, packRecord, unpack, type PackedNode } from '../format/packed-node.js'
 import { mergePuts } from '../btree/merge.js'
 import { serializeTree } from '../btree/serialize.js'
 import type { Store } from '../store/store.js'
@@ -56,6 +56,10 @@ export function headRoot(c: CommitRecord): ChildPointer | null {
  *  past this, so one large value does not pin its size in memory. */
 const KEEP_BUFFER_MAX = 8 << 20
 
+/** Slabs of the arena a merge packs the nodes it replaces into: a single put reads ~1 KiB
+ *  or none (the path is usually cached), a 1,000-put commit ~1 MiB. */
+const SCRATCH_SLAB = 16 << 10
+
 /** Commits that write at most this many nodes (a few puts) keep them in array form for the
  *  next transaction (Store.recent); bigger ones would hold too much. */
 const RECENT_MAX = 32
@@ -83,7 +87,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   let ptr: ChildPointer | null
   let height = req.height
   if (req.puts !== undefined && req.puts.keys.length > 0) {
-    ;[ptr, height] = mergePuts({ ...ctx, store, nodeSize: req.puts.nodeSize }, req.root as ChildPointer | null, req.height, req.puts.keys, req.puts.values)
+    ;[ptr, height] = mergePuts({ ...ctx, store, nodeSize: req.puts.nodeSize, scratch: new Arena(SCRATCH_SLAB) }, req.root as ChildPointer | null, req.height, req.puts.keys, req.puts.values)
   } else {
     ptr = req.root === null ? null : serializeTree(ctx, req.root)
   }
