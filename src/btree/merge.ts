@@ -12,7 +12,7 @@
 import { compareBytes, varintSize } from '../format/bytes.js'
 import { OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { valueSizeInLeaf, type BranchNode, type ChildPointer, type LeafNode, type StoredValue } from '../format/node-codec.js'
-import { packedChild, packedCompare, packedKey, unpack, type Arena } from '../format/packed-node.js'
+import { newBytes, packedChild, packedCompare, packedKey, unpack, type Arena } from '../format/packed-node.js'
 import type { Store } from '../store/store.js'
 import { patchBranch, patchLeaf } from './patch.js'
 import { atHeight } from './read.js'
@@ -121,8 +121,6 @@ function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: U
   }
   return writeBranches(ctx, height, out)
 }
-
-const newBytes = (n: number): Uint8Array => new Uint8Array(n)
 
 /** Merges a leaf's entries with puts [lo, hi) and writes them as one leaf or, if too big,
  *  as several of about equal size. */

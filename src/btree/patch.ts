@@ -10,9 +10,9 @@
  * Branches of merged children keep their separators, so their prefix never changes.
  * (test/model/patch.test.ts holds both paths to identical records.)
  */
-import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, putU48, putVarint, varintSize, writeU32 } from '../format/bytes.js'
-import { ENTRY_FLAG_OUT_OF_LINE, KIND_BRANCH, KIND_LEAF, KIND_VALUE, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
-import { valueSizeInLeaf, type ValueRef } from '../format/node-codec.js'
+import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, varintSize } from '../format/bytes.js'
+import { KIND_BRANCH, KIND_LEAF, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
+import { putChildPointer, putLeafEntry, valueSizeInLeaf, type ValueRef } from '../format/node-codec.js'
 import { packedChildCount, packedCompare, type PackedNode } from '../format/packed-node.js'
 import {
   childPointerAt,
@@ -27,6 +27,7 @@ import {
 } from '../format/packed-spans.js'
 import { beginRecord, endRecord } from '../format/record.js'
 import type { MergeContext, Piece } from './merge.js'
+import { writeValueRecord } from './serialize.js'
 import { branchLimit } from './write.js'
 
 /** Frame and body bytes a node record counts under the split rule before its entries. */
@@ -72,10 +73,7 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
     const v = values[j]!
     const k = keys[j]!
     room += 1 + 2 * MAX_VARINT_BYTES + k.length - p + (v.length > ctx.inlineMax ? OFFSET_SIZE + 4 : v.length)
-    if (v.length <= ctx.inlineMax) continue
-    const start = beginRecord(w, KIND_VALUE)
-    w.bytes(v)
-    ;(refs ??= new Array(hi - lo))[j - lo] = { offset: base + start, crc: endRecord(w, start), length: v.length }
+    if (v.length > ctx.inlineMax) (refs ??= new Array(hi - lo))[j - lo] = writeValueRecord(ctx, v)
   }
 
   w.ensure(room)
@@ -99,25 +97,10 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
     at = putBytes(b, at, body, runFrom, cursor)
     if (c === 0) cursor = leafEntryEnd(nd, i++)
     runFrom = cursor
-    const k = keys[j]!
-    const v = values[j]!
     const ref = refs?.[j - lo]
+    if (ref !== undefined) bytes += RECORD_OVERHEAD + ref.length
+    at = putLeafEntry(b, at, keys[j]!, p, ref ?? values[j]!)
     j++
-    if (ref !== undefined) {
-      b[at++] = ENTRY_FLAG_OUT_OF_LINE
-      at = putVarint(b, at, k.length - p)
-      at = putBytes(b, at, k, p)
-      at = putU48(b, at, ref.offset)
-      writeU32(b, at, ref.crc)
-      at = putVarint(b, at + 4, ref.length)
-      bytes += RECORD_OVERHEAD + ref.length
-    } else {
-      b[at++] = 0
-      at = putVarint(b, at, k.length - p)
-      at = putBytes(b, at, k, p)
-      at = putVarint(b, at, v.length)
-      at = putBytes(b, at, v, 0)
-    }
   }
   at = putBytes(b, at, body, runFrom, cursor)
   w.pos = at
@@ -173,10 +156,7 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
     }
     at = putBytes(b, at, body, runFrom, cursor)
     runFrom = cursor = end
-    at = putU48(b, at, c.offset)
-    writeU32(b, at, c.crc)
-    at = putVarint(b, at + 4, c.count)
-    at = putVarint(b, at, c.bytes)
+    at = putChildPointer(b, at, c)
   }
   at = putBytes(b, at, body, runFrom, body.length)
   w.pos = at

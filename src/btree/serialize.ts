@@ -15,6 +15,7 @@ import {
   type ChildPointer,
   type Ref,
   type TreeNode,
+  type ValueRef,
 } from '../format/node-codec.js'
 
 export interface SerializeContext {
@@ -32,6 +33,13 @@ export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {
   return isPointer(root) ? root : writeNode(ctx, root)
 }
 
+/** Appends a value record holding `v` (a value written out of line); returns its pointer. */
+export function writeValueRecord(ctx: SerializeContext, v: Uint8Array): ValueRef {
+  const start = beginRecord(ctx.w, KIND_VALUE)
+  ctx.w.bytes(v)
+  return { offset: ctx.base + start, crc: endRecord(ctx.w, start), length: v.length }
+}
+
 function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
   const { w, base } = ctx
   let bytes = 0
@@ -44,10 +52,7 @@ function writeNode(ctx: SerializeContext, n: TreeNode): ChildPointer {
         bytes += RECORD_OVERHEAD + v.length
       } else if (v.length > ctx.inlineMax) {
         if (values === n.values) values = n.values.slice()
-        const start = beginRecord(w, KIND_VALUE)
-        w.bytes(v)
-        const crc = endRecord(w, start)
-        values[i] = { offset: base + start, crc, length: v.length }
+        values[i] = writeValueRecord(ctx, v)
         bytes += RECORD_OVERHEAD + v.length
       }
     }

@@ -135,25 +135,30 @@ export function encodeLeaf(w: ByteWriter, keys: Uint8Array[], values: StoredValu
   at = putVarint(b, at, p)
   if (p > 0) at = putBytes(b, at, keys[0]!.subarray(0, p), 0)
   for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!
-    const v = values[i]!
-    if (isValueRef(v)) {
-      b[at++] = ENTRY_FLAG_OUT_OF_LINE
-      at = putVarint(b, at, k.length - p)
-      at = putBytes(b, at, k, p)
-      at = putU48(b, at, v.offset)
-      writeU32(b, at, v.crc)
-      at = putVarint(b, at + 4, v.length)
-    } else {
-      b[at++] = 0
-      at = putVarint(b, at, k.length - p)
-      at = putBytes(b, at, k, p)
-      at = putVarint(b, at, v.length)
-      at = putBytes(b, at, v, 0)
-    }
+    at = putLeafEntry(b, at, keys[i]!, p, values[i]!)
   }
   w.pos = at
   return endRecord(w, start)
+}
+
+/** Writes one leaf entry (key `k` past prefix p, value `v`) at b[at], the caller having made
+ *  room; returns the position after it. */
+export function putLeafEntry(b: Uint8Array, at: number, k: Uint8Array, p: number, v: StoredValue): number {
+  b[at++] = isValueRef(v) ? ENTRY_FLAG_OUT_OF_LINE : 0
+  at = putVarint(b, at, k.length - p)
+  at = putBytes(b, at, k, p)
+  if (!isValueRef(v)) return putBytes(b, putVarint(b, at, v.length), v, 0)
+  at = putU48(b, at, v.offset)
+  writeU32(b, at, v.crc)
+  return putVarint(b, at + 4, v.length)
+}
+
+/** Writes one child pointer at b[at], the caller having made room; returns the position after it. */
+export function putChildPointer(b: Uint8Array, at: number, c: ChildPointer): number {
+  at = putU48(b, at, c.offset)
+  writeU32(b, at, c.crc)
+  at = putVarint(b, at + 4, c.count)
+  return putVarint(b, at, c.bytes)
 }
 
 /** Appends a branch record to w; returns its CRC. */
@@ -169,11 +174,7 @@ export function encodeBranch(w: ByteWriter, height: number, keys: Uint8Array[], 
   at = putVarint(b, at, p)
   if (p > 0) at = putBytes(b, at, keys[0]!.subarray(0, p), 0)
   for (let i = 0; i < children.length; i++) {
-    const c = children[i]!
-    at = putU48(b, at, c.offset)
-    writeU32(b, at, c.crc)
-    at = putVarint(b, at + 4, c.count)
-    at = putVarint(b, at, c.bytes)
+    at = putChildPointer(b, at, children[i]!)
   }
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!

@@ -331,7 +331,8 @@ export function packRecord(record: Uint8Array, offset: number, arena: Arena): Pa
   return record[RECORD_KIND_OFFSET] === KIND_LEAF ? packLeaf(body, offset, arena) : packBranch(body, offset, arena)
 }
 
-const newBytes = (n: number): Uint8Array => new Uint8Array(n)
+/** A plain Uint8Array allocator for packedKey and friends. */
+export const newBytes = (n: number): Uint8Array => new Uint8Array(n)
 
 /** A writer's mutable copy of a packed node, with the given edit number. */
 export function unpack(nd: PackedNode, edit: number): TreeNode {
