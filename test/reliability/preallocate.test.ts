@@ -131,6 +131,25 @@ describe('preallocate', () => {
     r.close()
   })
 
+  it('a failing cut of the zeros on close throws ERR_IO, still closes, and the next open cuts them', () => {
+    for (const k of [1, 2]) {
+      const sim = new SimFileIO({ seed: k })
+      const db = open('/d/db', { fileIO: sim, keyEncoding: 'utf8', preallocate: 64 * KIB })
+      db.put('a', Buffer.from('1'))
+      const end = endOf(db)
+      sim.setPlan({ failAt: sim.ops + k, failWith: 'EIO' }) // op 1: the truncate, op 2: its fsync
+      expect(() => db.close()).toThrow(expect.objectContaining({ code: 'ERR_IO' }))
+      sim.setPlan({})
+      expect(db.isOpen).toBe(false)
+      expect(sim.openHandleCount).toBe(0)
+      const again = open('/d/db', { fileIO: sim, keyEncoding: 'utf8' })
+      expect(again.version).toBe(1)
+      expect(again.get('a')).toEqual(Buffer.from('1'))
+      expect(sim.fileBytes('/d/db').length).toBe(end)
+      again.close()
+    }
+  })
+
   it('rejects bad values with the fix in the message', () => {
     const p = tmp()
     expect(() => open(p, { preallocate: -1 })).toThrow(RangeError)
