@@ -20,6 +20,10 @@ import { shortestSeparator } from './search.js'
 import { serializeTree, type SerializeContext } from './serialize.js'
 import { branchLimit } from './write.js'
 
+/** Bytes a run counts before its items: record framing and the node header (the sizes
+ *  writeLeaves/writeBranches total with). */
+const RUN_OVERHEAD = RECORD_OVERHEAD + 3
+
 export interface MergeContext extends SerializeContext {
   store: Store
   /** split a node whose record would exceed this many bytes */
@@ -150,7 +154,7 @@ function writeLeaves(
   }
   // Entry sizes without prefix compression: an upper bound, so each chunk fits.
   const sizes: number[] = new Array(k.length)
-  let total = RECORD_OVERHEAD + 3
+  let total = RUN_OVERHEAD
   for (let e = 0; e < k.length; e++) {
     sizes[e] = 1 + varintSize(k[e]!.length) + k[e]!.length + valueSizeInLeaf(v[e]!, ctx.inlineMax)
     total += sizes[e]!
@@ -172,7 +176,7 @@ function writeLeaves(
  *  several; the separator where a branch is cut moves up to the parent. */
 function writeBranches(ctx: MergeContext, height: number, pieces: Piece[]): Piece[] {
   const sizes: number[] = new Array(pieces.length)
-  let total = RECORD_OVERHEAD + 3
+  let total = RUN_OVERHEAD
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i]!
     const sep = i === 0 ? 0 : 1 + varintSize(p.sep!.length) + p.sep!.length
@@ -196,23 +200,34 @@ function writeBranches(ctx: MergeContext, height: number, pieces: Piece[]): Piec
 }
 
 /**
- * Cuts items of the given sizes into runs of about total / ceil(total / limit) bytes each,
- * so every run stays under `limit` (unless one item alone passes it). A node is cut only if
- * it exceeds `limit` with at least 2 * minRun items (the rule write.ts splits by), and every
+ * Cuts items of the given sizes into ceil(total / limit) runs of about equal bytes. Each cut
+ * goes to the item boundary nearest its ideal place (k * content / runs, counted from the
+ * first item, so rounding does not add up); a run that would pass `limit` is cut early (then
+ * one more run than planned is possible). Cutting at the last boundary below each run's
+ * target instead made every run a little short, so a node one entry too big came out as
+ * three nodes, not two, and random inserts left leaves ~44% full. A node is cut only if it
+ * exceeds `limit` with at least 2 * minRun items (the rule write.ts splits by), and every
  * run keeps at least `minRun` items. Returns run boundaries: [0, ..., sizes.length].
  */
-function chunks(sizes: number[], total: number, limit: number, minRun: number): number[] {
+export function chunks(sizes: readonly number[], total: number, limit: number, minRun: number): number[] {
   const n = sizes.length
   if (total <= limit || n < 2 * minRun) return [0, n]
-  const target = total / Math.ceil(total / limit)
+  const runs = Math.ceil(total / limit)
+  const content = total - RUN_OVERHEAD
   const bounds = [0]
-  let acc = RECORD_OVERHEAD + 3
+  let before = 0
+  let acc = RUN_OVERHEAD
   for (let i = 0; i < n; i++) {
-    if (acc + sizes[i]! > target && i - bounds[bounds.length - 1]! >= minRun && n - i >= minRun) {
-      bounds.push(i)
-      acc = RECORD_OVERHEAD + 3
+    const s = sizes[i]!
+    if (i - bounds[bounds.length - 1]! >= minRun && n - i >= minRun) {
+      const due = bounds.length < runs && before + s / 2 > (bounds.length * content) / runs
+      if (due || acc + s > limit) {
+        bounds.push(i)
+        acc = RUN_OVERHEAD
+      }
     }
-    acc += sizes[i]!
+    acc += s
+    before += s
   }
   bounds.push(n)
   return bounds

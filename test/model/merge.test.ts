@@ -10,7 +10,9 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { checkDatabase } from '../../src/check/index.js'
+import { chunks } from '../../src/btree/merge.js'
+import { checkDatabase, inspectDatabase } from '../../src/check/index.js'
+import { RECORD_OVERHEAD } from '../../src/format/constants.js'
 import { open } from '../../src/index.js'
 
 let dir: string
@@ -107,5 +109,44 @@ describe('put-only batches (merge path) against a model', () => {
       db.close()
     }
     expect(checkDatabase(file).errors).toEqual([])
+  })
+
+  it('a node one entry too big splits in two, and random puts leave leaves about 2/3 full', () => {
+    // chunks: 9 items of 119 bytes past a 1,024-byte limit make 2 runs (the old rule, cutting
+    // at the last boundary below each run's target, made 3 runs of 3).
+    const nine = new Array<number>(9).fill(119)
+    const total = RECORD_OVERHEAD + 3 + 9 * 119
+    expect(chunks(nine, total, 1024, 1)).toEqual([0, 5, 9])
+    // A long sorted run: every run under the limit, and no more runs than whole items allow.
+    const many = new Array<number>(1000).fill(119)
+    const bounds = chunks(many, RECORD_OVERHEAD + 3 + 1000 * 119, 1024, 1)
+    expect(bounds.length - 1).toBe(Math.ceil(1000 / Math.floor((1024 - RECORD_OVERHEAD - 3) / 119)))
+    for (let i = 1; i < bounds.length; i++) expect(RECORD_OVERHEAD + 3 + (bounds[i]! - bounds[i - 1]!) * 119).toBeLessThanOrEqual(1024)
+
+    // Random 16-byte keys with 100-byte values, as single puts and as batches: a B+tree
+    // under random inserts settles near ln 2 (~69%) full; below 60% means splits cut too small.
+    for (const batch of [1, 500]) {
+      const file = path.join(dir, `fill${++n}.cambium`)
+      const db = open(file, { durability: 'none' })
+      let seed = 12345
+      const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0)
+      const key = (): Buffer => {
+        const b = Buffer.alloc(16)
+        for (let i = 0; i < 16; i += 4) b.writeUInt32BE(rnd(), i)
+        return b
+      }
+      const value = Buffer.alloc(100, 7)
+      try {
+        for (let i = 0; i < 10_000; i += batch) {
+          if (batch === 1) db.put(key(), value)
+          else db.batch(Array.from({ length: batch }, () => ({ type: 'put' as const, key: key(), value })))
+        }
+      } finally {
+        db.close()
+      }
+      const { nodes } = inspectDatabase(file)
+      expect(nodes.avgLeafEntries).toBeGreaterThan(5)
+      expect(nodes.avgFill).toBeGreaterThan(0.6)
+    }
   })
 })
