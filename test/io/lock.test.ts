@@ -206,7 +206,7 @@ describe('acquireWriterLock()', () => {
     acquireWriterLock(db).release()
   })
 
-  it('lets exactly one of two racing processes win, 20 times (every other round reclaiming a stale lock)', async () => {
+  it('lets exactly one of two racing processes win, 20 times (every other round reclaiming a stale lock)', { timeout: 60_000 }, async () => {
     for (let round = 0; round < 20; round++) {
       if (round % 2 === 1) writeLock({ pid: deadPid(), startTime: null, bootId: null })
       const kids = [new Child(db), new Child(db)]
