@@ -6,17 +6,27 @@
  * leaves deleted slots that make V8's Map iteration and rehashing slow): new and hit
  * entries go to `young`; when `young` holds half the capacity it becomes `old` and the
  * previous `old` is dropped whole. Bytes held stay below `capacity`.
+ *
+ * A get walks one lookup per tree level and is bound by memory latency, so a Map holds the
+ * node itself (its size is recomputed from it when needed), keyed by a small integer where
+ * possible (see keyOf).
  */
-import { relocate, type Arena, type PackedNode } from '../format/packed-node.js'
+import { packedSize, relocate, type Arena, type PackedNode } from '../format/packed-node.js'
 
-interface Entry {
-  node: PackedNode
-  size: number
+/** 2^30: V8's small integers (Smis) are 31-bit, so offsets from here on are heap numbers,
+ *  which a Map must hash as doubles and compare through a pointer. */
+const SMI_LIMIT = 0x40000000
+
+/** The Map key of a file offset: offsets in [2^30, 2^31) become the negative Smis
+ *  [-2^30, -1], so files up to 2 GiB key by Smis only; later offsets key by themselves
+ *  (>= 2^31, so no key is shared). */
+function keyOf(offset: number): number {
+  return offset >= SMI_LIMIT && offset < 2 * SMI_LIMIT ? offset - 2 * SMI_LIMIT : offset
 }
 
 export class NodeCache {
-  private young = new Map<number, Entry>()
-  private old = new Map<number, Entry>()
+  private young = new Map<number, PackedNode>()
+  private old = new Map<number, PackedNode>()
   private youngBytes = 0
   private oldBytes = 0
 
@@ -26,38 +36,41 @@ export class NodeCache {
   ) {}
 
   get(offset: number): PackedNode | undefined {
-    const y = this.young.get(offset)
-    if (y !== undefined) return y.node
-    const o = this.old.get(offset)
+    const k = keyOf(offset)
+    const y = this.young.get(k)
+    if (y !== undefined) return y
+    const o = this.old.get(k)
     if (o === undefined) return undefined
-    this.old.delete(offset)
-    this.oldBytes -= o.size
+    this.old.delete(k)
+    const size = packedSize(o)
+    this.oldBytes -= size
     // Moved into the current slab, so that the old generation's slabs can die with it.
-    const node = relocate(o.node, this.arena)
-    this.add(offset, { node, size: o.size })
+    const node = relocate(o, this.arena)
+    this.add(k, node, size)
     return node
   }
 
-  set(offset: number, node: PackedNode, size: number): void {
-    if (this.young.has(offset)) return
-    const o = this.old.get(offset)
+  set(offset: number, node: PackedNode): void {
+    const k = keyOf(offset)
+    if (this.young.has(k)) return
+    const o = this.old.get(k)
     if (o !== undefined) {
-      this.old.delete(offset)
-      this.oldBytes -= o.size
+      this.old.delete(k)
+      this.oldBytes -= packedSize(o)
     }
-    this.add(offset, { node, size })
+    this.add(k, node, packedSize(node))
   }
 
-  private add(offset: number, e: Entry): void {
-    if (e.size * 2 > this.capacity) return
-    if (this.youngBytes + e.size > this.capacity / 2) {
+  private add(k: number, node: PackedNode, size: number): void {
+    if (size * 2 > this.capacity) return
+    if (this.youngBytes + size > this.capacity / 2) {
       this.old = this.young
       this.oldBytes = this.youngBytes
       this.young = new Map()
       this.youngBytes = 0
     }
-    this.young.set(offset, e)
-    this.youngBytes += e.size
+    this.young.set(k, node)
+    this.youngBytes += size
   }
 
   clear(): void {

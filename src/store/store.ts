@@ -8,7 +8,7 @@ import { copyOf, DecodeError, readU32 } from '../format/bytes.js'
 import { crc32 } from '../format/checksum.js'
 import { KIND_BRANCH, KIND_LEAF, KIND_VALUE, RECORD_HEADER_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type TreeNode, type ValueRef } from '../format/node-codec.js'
-import { Arena, packBranch, packedSize, packLeaf, type PackedNode } from '../format/packed-node.js'
+import { Arena, packBranch, packLeaf, type PackedNode } from '../format/packed-node.js'
 import type { FileHandle } from '../io/file-io.js'
 import { ioError } from './io-errors.js'
 import { NodeCache } from './node-cache.js'
@@ -115,7 +115,7 @@ export class Store {
   /** Reads, checks and caches the node a pointer names (which the cache does not hold). */
   load(p: ChildPointer): PackedNode {
     const node = this.pack(p, this.arena)
-    this.cache.set(p.offset, node, packedSize(node))
+    this.cache.set(p.offset, node)
     return node
   }
 
@@ -153,7 +153,7 @@ export class Store {
   /** Caches a node the writer just appended at `offset`, so the next transaction need not
    *  read it back. */
   remember(offset: number, node: PackedNode): void {
-    this.cache.set(offset, node, packedSize(node))
+    this.cache.set(offset, node)
   }
 
   /** The bytes of an out-of-line value. */
