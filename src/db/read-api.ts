@@ -2,7 +2,7 @@
  * The read methods shared by a Database (its latest version), a Snapshot (one past
  * version) and a Transaction (its own view): encodings applied, arguments checked.
  */
-import type { TreeView } from '../txn/tree-view.js'
+import type { RangeWalk, TreeView } from '../txn/tree-view.js'
 import { decode, encodeKey, type EncodingName } from './encoding.js'
 import { parseRange, type RangeOptions } from './range-options.js'
 
@@ -53,18 +53,48 @@ export abstract class ReadApi<K, V> {
   private iterate<T>(opts: RangeOptions | undefined, values: boolean, map: (k: Buffer, v: Buffer | undefined) => T): IterableIterator<T> {
     this.assertReadable()
     const r = parseRange(opts, this.keyEncoding)
-    const inner = this.view().range(r.bounds, r.reverse, r.limit, values)
-    const self = this
-    function* outer(): Generator<T> {
-      for (;;) {
-        self.assertReadable()
-        const n = inner.next()
-        if (n.done === true) return
-        yield map(n.value[0], n.value[1])
-      }
-    }
-    const it = outer()
+    const it = new EntryIterator(this.view().range(r.bounds, r.reverse, r.limit, values), () => this.assertReadable(), map)
     this.track(it)
     return it
   }
 }
+
+/**
+ * The iterator range(), keys() and values() return: a generator's behaviour (once it ends or
+ * throws it stays done; return() ends it) written out, because a full scan spends much of its
+ * time per entry and a generator costs a resumption and a result object per step.
+ */
+class EntryIterator<T> implements IterableIterator<T> {
+  private done = false
+
+  constructor(
+    private readonly walk: RangeWalk,
+    private readonly check: () => void,
+    private readonly map: (k: Buffer, v: Buffer | undefined) => T,
+  ) {}
+
+  next(): IteratorResult<T, undefined> {
+    if (this.done) return { value: undefined, done: true }
+    try {
+      this.check()
+      const w = this.walk
+      if (w.next()) return { value: this.map(w.key(), w.value()), done: false }
+    } catch (e) {
+      this.done = true
+      throw e
+    }
+    this.done = true
+    return { value: undefined, done: true }
+  }
+
+  return(): IteratorResult<T, undefined> {
+    this.done = true
+    return { value: undefined, done: true }
+  }
+
+  [Symbol.iterator](): this {
+    return this
+  }
+}
+// Inherit %IteratorPrototype% as generators do (where Node has iterator helpers, .map() etc. work).
+Object.setPrototypeOf(EntryIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())))

@@ -27,10 +27,10 @@ export class TreeView {
     return lookup(this.store, this.root, this.height, key) !== undefined
   }
 
-  /** Lazily yields copies of [key, value] (value undefined when `values` is false), over
-   *  the tree as it is at this call, whatever happens to the view later. */
-  range(bounds: Bounds, reverse: boolean, limit: number, values: boolean): Generator<[Buffer, Buffer | undefined]> {
-    return rangeOf(this, this.root, this.height, bounds, reverse, limit, values)
+  /** Copies of the entries within bounds, one step at a time, over the tree as it is at
+   *  this call, whatever happens to the view later. */
+  range(bounds: Bounds, reverse: boolean, limit: number, values: boolean): RangeWalk {
+    return new RangeWalk(this.store, this.root, this.height, bounds, reverse, limit, values)
   }
 
   count(bounds: Bounds): number {
@@ -41,16 +41,33 @@ export class TreeView {
   }
 }
 
-function* rangeOf(
-  view: TreeView,
-  root: Ref | null,
-  height: number,
-  bounds: Bounds,
-  reverse: boolean,
-  limit: number,
-  values: boolean,
-): Generator<[Buffer, Buffer | undefined]> {
-  if (limit <= 0) return
-  const c = new Cursor(view.store, root, height, bounds, reverse)
-  for (let n = 0; n < limit && c.next(); n++) yield [c.key(), values ? c.valueCopy() : undefined]
+/** A cursor that stops after `limit` entries and hands out copies (values only if asked). */
+export class RangeWalk {
+  private readonly cursor: Cursor
+  private left: number
+
+  constructor(store: Store, root: Ref | null, height: number, bounds: Bounds, reverse: boolean, limit: number, private readonly values: boolean) {
+    this.cursor = new Cursor(store, root, height, bounds, reverse)
+    this.left = limit
+  }
+
+  /** Moves to the next entry; false at the end of the range or past the limit. */
+  next(): boolean {
+    if (this.left <= 0) return false
+    if (!this.cursor.next()) {
+      this.left = 0
+      return false
+    }
+    this.left--
+    return true
+  }
+
+  key(): Buffer {
+    return this.cursor.key()
+  }
+
+  /** The current value, or undefined if this walk was made without values. */
+  value(): Buffer | undefined {
+    return this.values ? this.cursor.valueCopy() : undefined
+  }
 }

@@ -6,7 +6,7 @@ import type { Bounds } from '../btree/read.js'
 import { newEdit, put, remove, type WriteContext } from '../btree/write.js'
 import type { Ref } from '../format/node-codec.js'
 import type { Store } from '../store/store.js'
-import { TreeView } from './tree-view.js'
+import { TreeView, type RangeWalk } from './tree-view.js'
 
 export class WriteTxn extends TreeView {
   private readonly ctx: WriteContext
@@ -32,7 +32,7 @@ export class WriteTxn extends TreeView {
 
   /** An iterator over the tree as it is now: later writes in this transaction copy the
    *  nodes it may still visit instead of changing them. */
-  override range(bounds: Bounds, reverse: boolean, limit: number, values: boolean): Generator<[Buffer, Buffer | undefined]> {
+  override range(bounds: Bounds, reverse: boolean, limit: number, values: boolean): RangeWalk {
     this.ctx.edit = newEdit()
     return super.range(bounds, reverse, limit, values)
   }
