@@ -74,6 +74,9 @@ function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: 
   return la - lb
 }
 
+/** An arena's slab before its first take(). */
+const NO_SLAB = new ArrayBuffer(0)
+
 /**
  * Where packed nodes are placed: slabs of SLAB bytes, filled in order. One ArrayBuffer per
  * node would cost a zeroed allocation, a backing-store registration and GC bookkeeping each
@@ -88,8 +91,10 @@ export class Arena {
   private slab: ArrayBuffer
   private used = 0
 
+  /** The first slab is allocated by the first take(): a commit's scratch arena is often
+   *  never used (its path was cached), and a zeroed 16 KiB per single put showed in profiles. */
   constructor(private readonly slabSize = Arena.SLAB) {
-    this.slab = new ArrayBuffer(slabSize)
+    this.slab = NO_SLAB
   }
 
   /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
