@@ -95,7 +95,6 @@ function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: U
   // Puts for child i are those < separator i (and >= separator i - 1).
   const nc = nd.size + 1
   const subs: (Piece[] | undefined)[] = new Array(nc)
-  let single = true
   let at = lo
   for (let i = 0; i < nc && at < hi; i++) {
     let end = at
@@ -104,10 +103,9 @@ function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: U
     if (end === at) continue
     const sub = mergeNode(ctx, packedChild(nd, i), height - 1, keys, values, at, end)
     subs[i] = sub
-    if (sub.length !== 1) single = false
     at = end
   }
-  if (single && patch) {
+  if (patch) {
     const patched = patchBranch(ctx, nd, subs)
     if (patched !== undefined) return patched
   }

@@ -1,16 +1,17 @@
 /**
  * Writing a changed node by copying the unchanged parts of its packed record instead of
  * unpacking it into arrays and encoding it again: a leaf with puts merged in, a branch with
- * some child pointers replaced. Each writes exactly the bytes the general path (merge.ts
- * writeLeaves/writeBranches) would write for the same node, and declines (undefined) where
- * that path would do something else:
+ * some children replaced (by one node each, or by several where a child split). Each writes
+ * exactly the bytes the general path (merge.ts writeLeaves/writeBranches) would write for the
+ * same node, and declines (undefined) where that path would do something else:
  *   - a leaf whose merged entries would be split, or whose key prefix would change (new
  *     first or last key sharing less with the other end);
- *   - a branch that would be split (its pointers' varints grew past the limit).
- * Branches of merged children keep their separators, so their prefix never changes.
+ *   - a branch that would be split (new children, or pointers whose varints grew, took it
+ *     past the limit), or whose prefix would change (a split child's new separator sharing
+ *     less with the other end).
  * (test/model/patch.test.ts holds both paths to identical records.)
  */
-import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, varintSize } from '../format/bytes.js'
+import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, putVarint, varintSize } from '../format/bytes.js'
 import { KIND_BRANCH, KIND_LEAF, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { putChildPointer, putLeafEntry, valueSizeInLeaf, type ValueRef } from '../format/node-codec.js'
 import { packedChildCount, packedCompare, type PackedNode } from '../format/packed-node.js'
@@ -109,54 +110,106 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
 }
 
-/** The branch `nd` with child i replaced by pieces[i][0].ptr wherever pieces[i] is set (each
- *  a single piece), written as one branch; undefined if the general path would split it. */
+/** Where separator i's encoding (length varint, then suffix) starts in a branch's body. */
+function separatorAt(nd: PackedNode, i: number): number {
+  const s = nd.ix[2 * i]!
+  return s - varintSize(nd.ix[2 * i + 1]! - s)
+}
+
+/**
+ * The branch `nd` with child i replaced by the pieces pieces[i] wherever that is set (a child
+ * that split gives several: their pointers follow each other, and the separators of all but
+ * the first go in before separator i), written as one branch; undefined if the general path
+ * would split it or give it another prefix (a new first or last separator sharing less).
+ */
 export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] | undefined)[]): Piece[] | undefined {
   const nc = nd.size + 1
   const body = nd.body
+  const p = nd.prefixLen
   // The split rule's total: pointers as they will be, separators whole (unchanged pointers
   // count their bytes as stored); the subtree's count and bytes, as serialize.ts sums them.
   let total = RULE_BASE
   let count = 0
   let bytes = 0
-  let replaced = 0
+  let children = 0
+  let room = 0
   for (let i = 0; i < nc; i++) {
-    const c = pieces[i]?.[0]!.ptr
-    if (c === undefined) {
+    const sub = pieces[i]
+    if (sub === undefined) {
       total += childPointerEnd(nd, i) - childPointerAt(nd, i)
       count += packedChildCount(nd, i)
       bytes += packedChildBytes(nd, i)
+      children++
     } else {
-      count += c.count
-      bytes += c.bytes
-      total += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
-      replaced++
+      for (let q = 0; q < sub.length; q++) {
+        const c = sub[q]!.ptr
+        count += c.count
+        bytes += c.bytes
+        total += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
+        room += OFFSET_SIZE + 4 + 2 * MAX_VARINT_BYTES
+        if (q > 0) {
+          const sep = sub[q]!.sep!
+          total += 1 + varintSize(sep.length) + sep.length
+          room += MAX_VARINT_BYTES + sep.length
+        }
+      }
+      children += sub.length
     }
     if (i > 0) {
       const s = packedKeyLength(nd, i - 1)
       total += 1 + varintSize(s) + s
     }
   }
-  if (total > branchLimit(ctx.nodeSize) && nc >= 4) return undefined
+  if (total > branchLimit(ctx.nodeSize) && children >= 4) return undefined
+  if (children !== nc) {
+    // The prefix is the common prefix of the first and last separators (node-codec.ts).
+    const head = pieces[0]
+    const tail = pieces[nc - 1]
+    const firstSep = head !== undefined && head.length > 1 ? head[1]!.sep! : undefined
+    const lastSep = tail !== undefined && tail.length > 1 ? tail[tail.length - 1]!.sep! : undefined
+    const q = firstSep !== undefined && lastSep !== undefined ? commonPrefixLength(firstSep, lastSep)
+      : firstSep !== undefined ? packedCommonPrefix(nd, nc - 2, firstSep)
+        : lastSep !== undefined ? packedCommonPrefix(nd, 0, lastSep)
+          : p
+    if (q !== p) return undefined
+  }
 
   const { w, base } = ctx
-  w.ensure(RECORD_OVERHEAD + body.length + replaced * 2 * MAX_VARINT_BYTES)
+  w.ensure(RECORD_OVERHEAD + body.length + room)
   const start = beginRecord(w, KIND_BRANCH)
   const b = w.buf
+  b[w.pos] = children & 0xff
+  b[w.pos + 1] = children >>> 8
   const first = entriesAt(nd)
-  let at = putBytes(b, w.pos, body, 0, first)
+  let at = putBytes(b, w.pos + 2, body, 2, first)
+  // Pointers: old ones copied in runs [runFrom, cursor), new ones written in their place.
   let runFrom = first
   let cursor = first
   for (let i = 0; i < nc; i++) {
     const end = childPointerEnd(nd, i)
-    const c = pieces[i]?.[0]!.ptr
-    if (c === undefined) {
+    const sub = pieces[i]
+    if (sub === undefined) {
       cursor = end
       continue
     }
     at = putBytes(b, at, body, runFrom, cursor)
     runFrom = cursor = end
-    at = putChildPointer(b, at, c)
+    for (const piece of sub) at = putChildPointer(b, at, piece.ptr)
+  }
+  at = putBytes(b, at, body, runFrom, cursor)
+  // Separators: copied, with those of split children's later pieces put in before separator i.
+  runFrom = cursor
+  for (let i = 0; i < nc && children !== nc; i++) {
+    const sub = pieces[i]
+    if (sub === undefined || sub.length === 1) continue
+    const before = i === nc - 1 ? body.length : separatorAt(nd, i)
+    at = putBytes(b, at, body, runFrom, before)
+    runFrom = before
+    for (let q = 1; q < sub.length; q++) {
+      const sep = sub[q]!.sep!
+      at = putVarint(b, at, sep.length - p)
+      at = putBytes(b, at, sep, p)
+    }
   }
   at = putBytes(b, at, body, runFrom, body.length)
   w.pos = at
