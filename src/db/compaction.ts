@@ -212,6 +212,16 @@ export class CompactionRun {
     return false
   }
 
+  /** Lets the periodic syncs run on another thread while the copy yields (compactAsync). */
+  syncInBackground(): void {
+    this.compactor.syncInBackground()
+  }
+
+  /** Waits for a background sync; later syncs run on this thread (call before finish()). */
+  settle(): Promise<void> {
+    return this.compactor.settle()
+  }
+
   /** The final round and the swap, without yielding: no commit can land in between. */
   finish(): CompactResult {
     const t0 = performance.now()

@@ -56,6 +56,10 @@ export class Compactor {
   /** File offset of w's byte 0. */
   private flushed: number
   private syncedAt: number
+  /** periodic syncs run on another thread (see periodicSync) */
+  private background = false
+  private syncing: Promise<void> | undefined
+  private syncFailure: unknown
   private readonly nodes = new Map<number, ChildPointer>()
   private readonly values = new Map<number, { offset: number; crc: number; length: number }>()
   readonly copied: CopiedCommit[] = []
@@ -254,13 +258,46 @@ export class Compactor {
       this.out.write(this.w.result(), this.flushed)
       this.flushed += this.w.pos
       this.w.pos = 0
-      if (this.flushed - this.syncedAt >= SYNC_EVERY) {
-        this.out.sync()
-        this.syncedAt = this.flushed
-      }
+      if (this.flushed - this.syncedAt >= SYNC_EVERY) this.periodicSync()
     } catch (e) {
       throw ioError(e, 'writing the compacted file', this.path)
     }
+  }
+
+  /**
+   * The sync every SYNC_EVERY bytes, which keeps the final one (inside the writer's pause)
+   * short. In the background (compactAsync) it runs on another thread, one at a time (while
+   * one runs, the next flush tries again); its failure is thrown by the next flush or finish.
+   * It must be seen: the kernel reports a writeback error to one fdatasync only.
+   */
+  private periodicSync(): void {
+    if (this.syncFailure !== undefined) throw ioError(this.syncFailure, 'fsync of the compacted file', this.path)
+    if (!this.background) {
+      this.out.sync()
+    } else {
+      if (this.syncing !== undefined) return
+      this.syncing = this.out.syncAsync!().then(
+        () => {
+          this.syncing = undefined
+        },
+        (e: unknown) => {
+          this.syncing = undefined
+          this.syncFailure ??= e
+        },
+      )
+    }
+    this.syncedAt = this.flushed
+  }
+
+  /** Runs the periodic syncs on another thread, if the file layer can (compactAsync). */
+  syncInBackground(): void {
+    this.background = this.out.syncAsync !== undefined
+  }
+
+  /** Waits for a background sync, then syncs on this thread from here on (the final round). */
+  async settle(): Promise<void> {
+    this.background = false
+    await this.syncing
   }
 
   /** Writes out everything, records the final size in the header, and fsyncs; returns the
@@ -268,6 +305,8 @@ export class Compactor {
    *  into place no byte of it changes.) */
   finish(): Head {
     if (this.last === undefined) throw new Error('compactor finished without copying a version')
+    if (this.syncing !== undefined) throw new Error('compactor finished with a background fsync running (settle() first)')
+    if (this.syncFailure !== undefined) throw ioError(this.syncFailure, 'fsync of the compacted file', this.path)
     this.flush()
     try {
       this.out.write(encodeHeader(newHeader(this.salt, this.createdAt, this.end)), 0)

@@ -348,12 +348,16 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     const slice = opts.sliceMs ?? 10
     if (typeof slice !== 'number' || !(slice > 0)) throw new RangeError("compact option 'sliceMs' must be a positive number of milliseconds")
     const run = this.startCompaction(opts)
+    run.syncInBackground()
     try {
       while (!run.step(slice)) {
         await new Promise<void>((resolve) => setImmediate(resolve))
         this.assertReadable()
         this.store.checkWritable()
       }
+      await run.settle()
+      this.assertReadable()
+      this.store.checkWritable()
       return run.finish()
     } catch (e) {
       run.abort()

@@ -14,6 +14,9 @@ export interface FileHandle {
   write(buf: Uint8Array, position: number): void
   /** fdatasync: everything written before it is durable when it returns. */
   sync(): void
+  /** fdatasync on another thread (optional): resolves once everything written before the
+   *  call is durable, rejects with the errno error; the caller keeps running meanwhile. */
+  syncAsync?(): Promise<void>
   truncate(length: number): void
   size(): number
   close(): void

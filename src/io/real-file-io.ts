@@ -73,6 +73,12 @@ class RealFileHandle implements FileHandle {
     fs.fdatasyncSync(this.open('fdatasync'))
   }
 
+  /** On libuv's thread pool, which runs beside the JavaScript thread. */
+  syncAsync(): Promise<void> {
+    const fd = this.open('fdatasync')
+    return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())))
+  }
+
   truncate(length: number): void {
     checkPosition(length)
     const fd = this.open('ftruncate')

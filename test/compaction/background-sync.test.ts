@@ -1,0 +1,100 @@
+/**
+ * compactAsync runs its periodic fsyncs (one per 8 MiB copied) on libuv's thread pool when
+ * the file layer offers syncAsync (the real one does). Checked through a wrapper around the
+ * real file layer: the background syncs happen, the result is intact, and a background sync
+ * that fails fails the compaction with ERR_IO (the kernel reports a writeback error to one
+ * fdatasync only, so it must not be lost), leaving the database as it was.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CambiumError, open } from '../../src/index.js'
+import type { FileHandle, FileIO } from '../../src/io/file-io.js'
+import { realFileIO } from '../../src/io/real-file-io.js'
+
+let dir: string
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-bgsync-'))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** The real file layer, counting syncAsync calls and failing them if asked. */
+function wrapped(fail: boolean): { io: FileIO; calls: () => number } {
+  let calls = 0
+  const io: FileIO = {
+    ...realFileIO,
+    open(p, mode) {
+      const h = realFileIO.open(p, mode)
+      const w: FileHandle = {
+        read: (b, pos) => h.read(b, pos),
+        write: (b, pos) => h.write(b, pos),
+        sync: () => h.sync(),
+        truncate: (n) => h.truncate(n),
+        size: () => h.size(),
+        close: () => h.close(),
+        syncAsync: async () => {
+          calls++
+          if (fail) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
+          await h.syncAsync!()
+        },
+      }
+      return w
+    },
+  }
+  return { io, calls: () => calls }
+}
+
+/** ~20 MiB of live data: 20,000 values of 1 KiB. */
+function fill(file: string, io: FileIO): void {
+  const db = open(file, { fileIO: io, durability: 'none' })
+  const v = Buffer.alloc(1024, 7)
+  for (let i = 0; i < 20_000; i += 1000) {
+    db.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, key: `k${String(i + j).padStart(6, '0')}`, value: v })))
+  }
+  db.close()
+}
+
+describe('compactAsync: periodic fsyncs on another thread', () => {
+  it('syncs in the background and keeps every entry', { timeout: 60_000 }, async () => {
+    const file = path.join(dir, 'ok.cambium')
+    const { io, calls } = wrapped(false)
+    fill(file, io)
+    const db = open(file, { fileIO: io, durability: 'none' })
+    try {
+      const r = await db.compactAsync()
+      expect(calls()).toBeGreaterThanOrEqual(1)
+      expect(r.bytesAfter).toBeLessThan(r.bytesBefore)
+      expect(db.count()).toBe(20_000)
+      expect(db.get('k000123')?.length).toBe(1024)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('a failed background sync fails the compaction with ERR_IO; nothing changes', { timeout: 60_000 }, async () => {
+    const file = path.join(dir, 'fail.cambium')
+    const { io, calls } = wrapped(true)
+    fill(file, io)
+    const before = fs.statSync(file).size
+    const db = open(file, { fileIO: io, durability: 'none' })
+    try {
+      let err: unknown
+      try {
+        await db.compactAsync()
+      } catch (e) {
+        err = e
+      }
+      expect(calls()).toBeGreaterThanOrEqual(1)
+      expect(err).toBeInstanceOf(CambiumError)
+      expect((err as CambiumError).code).toBe('ERR_IO')
+      expect((err as CambiumError).message).toMatch(/fsync of the compacted file/)
+      expect(fs.statSync(file).size).toBe(before)
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('fail.cambium') && f !== 'fail.cambium' && !f.endsWith('.lock'))).toEqual([])
+      db.put('after', 'still writable')
+      expect(db.count()).toBe(20_001)
+    } finally {
+      db.close()
+    }
+  })
+})
