@@ -32,7 +32,8 @@ const usersGone = new FinalizationRegistry<FileState>((s) => {
 
 function closeQuietly(s: FileState): void {
   try {
-    s.handle.close()
+    if (s.handle.closeSoon !== undefined) s.handle.closeSoon()
+    else s.handle.close()
   } catch {
     // Closing a read handle of a replaced file: nothing to do about a failure.
   }

@@ -20,6 +20,10 @@ export interface FileHandle {
   truncate(length: number): void
   size(): number
   close(): void
+  /** Closes on another thread (optional), for a file whose data no longer matters (one a
+   *  compaction replaced): closing the last descriptor of a deleted file frees its page
+   *  cache, ~0.5 s for a 1 GB file. */
+  closeSoon?(): void
 }
 
 export type OpenMode =

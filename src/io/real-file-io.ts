@@ -96,6 +96,14 @@ class RealFileHandle implements FileHandle {
     this.fd = -1
     fs.closeSync(fd)
   }
+
+  /** On libuv's thread pool; a failure is ignored (the file's data no longer matters). */
+  closeSoon(): void {
+    if (this.fd < 0) return
+    const fd = this.fd
+    this.fd = -1
+    fs.close(fd, () => {})
+  }
 }
 
 export const realFileIO: FileIO = {
