@@ -112,8 +112,8 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
 
 /** Where separator i's encoding (length varint, then suffix) starts in a branch's body. */
 function separatorAt(nd: PackedNode, i: number): number {
-  const s = nd.ix[2 * i]!
-  return s - varintSize(nd.ix[2 * i + 1]! - s)
+  const s = nd.ix[nd.ixAt + 2 * i]!
+  return s - varintSize(nd.ix[nd.ixAt + 2 * i + 1]! - s)
 }
 
 /**

@@ -40,14 +40,18 @@ export class PackedNode {
     readonly prefixAt: number,
     readonly prefixLen: number,
     /**
-     * The index, in the same ArrayBuffer as the body (one allocation per node):
-     *   ix[2i], ix[2i + 1]      key i's suffix (after the prefix) is body[ix[2i], ix[2i + 1])
-     *   ix[size + size + i]     key i's head
-     *   leaf, from `auxAt`:     ix[auxAt + 2i], ix[auxAt + 2i + 1] are entry i's inline value
-     *                           bounds in body, or its value pointer's position and OUT_OF_LINE
-     *   branch, from `auxAt`:   ix[auxAt + i] is where child pointer i starts in body
+     * The words of the arena slab that holds the body; this node's index is the ixLength
+     * words from ixAt, right after its body (one view per slab, not one per node: a view is a
+     * heap object the garbage collector must trace and copy). With k = ixAt:
+     *   ix[k + 2i], ix[k + 2i + 1]  key i's suffix (after the prefix) is body[ix[k + 2i], ix[k + 2i + 1])
+     *   ix[k + 2 size + i]          key i's head
+     *   leaf, from `auxAt`:         ix[auxAt + 2i], ix[auxAt + 2i + 1] are entry i's inline value
+     *                               bounds in body, or its value pointer's position and OUT_OF_LINE
+     *   branch, from `auxAt`:       ix[auxAt + i] is where child pointer i starts in body
      */
     readonly ix: Uint32Array,
+    readonly ixAt: number,
+    readonly ixLength: number,
     readonly auxAt: number,
     /** entries in the subtree */
     readonly count: number,
@@ -76,6 +80,7 @@ function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: 
 
 /** An arena's slab before its first take(). */
 const NO_SLAB = new ArrayBuffer(0)
+const NO_WORDS = new Uint32Array(NO_SLAB)
 
 /**
  * Where packed nodes are placed: slabs of SLAB bytes, filled in order. One ArrayBuffer per
@@ -89,18 +94,21 @@ export class Arena {
    *  nodes pins at most a quarter MiB */
   static readonly SLAB = 256 << 10
   private slab: ArrayBuffer
+  private slabWords: Uint32Array
   private used = 0
 
   /** The first slab is allocated by the first take(): a commit's scratch arena is often
    *  never used (its path was cached), and a zeroed 16 KiB per single put showed in profiles. */
   constructor(private readonly slabSize = Arena.SLAB) {
     this.slab = NO_SLAB
+    this.slabWords = NO_WORDS
   }
 
   /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
   take(n: number): number {
     if (this.used + n > this.slab.byteLength) {
       this.slab = new ArrayBuffer(Math.max(this.slabSize, n))
+      this.slabWords = new Uint32Array(this.slab)
       this.used = 0
     }
     const at = this.used
@@ -112,32 +120,38 @@ export class Arena {
   get buffer(): ArrayBuffer {
     return this.slab
   }
+
+  /** The same slab as u32 words. */
+  get words(): Uint32Array {
+    return this.slabWords
+  }
 }
 
-/** A copy of `src` with room for `ixLength` u32s after it, side by side in the arena. */
-function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uint8Array; ix: Uint32Array } {
+/** A copy of `src` with room for `ixLength` u32s after it, side by side in the arena: the
+ *  body's view, and the slab's words with where the index starts in them. */
+function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uint8Array; ix: Uint32Array; ixAt: number } {
   const bodyRoom = (src.length + 3) & ~3
   const at = arena.take(bodyRoom + 4 * ixLength)
   const body = new Uint8Array(arena.buffer, at, src.length)
   body.set(src)
-  return { body, ix: new Uint32Array(arena.buffer, at + bodyRoom, ixLength) }
+  return { body, ix: arena.words, ixAt: (at + bodyRoom) >>> 2 }
 }
 
 /** The same node with its bytes copied into the arena's current slab. */
 export function relocate(nd: PackedNode, arena: Arena): PackedNode {
-  const { body, ix } = withIndex(nd.body, nd.ix.length, arena)
-  ix.set(nd.ix)
-  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, nd.auxAt, nd.count)
+  const { body, ix, ixAt } = withIndex(nd.body, nd.ixLength, arena)
+  for (let i = 0; i < nd.ixLength; i++) ix[ixAt + i] = nd.ix[nd.ixAt + i]!
+  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, ixAt, nd.ixLength, ixAt + nd.auxAt - nd.ixAt, nd.count)
 }
 
-function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, size: number, i: number): void {
+function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, k: number, size: number, i: number): void {
   const len = r.varint()
   const start = r.pos
   r.skip(len)
-  ix[2 * i] = start
-  ix[2 * i + 1] = start + len
-  ix[2 * size + i] = headOf(body, start, start + len)
-  if (i > 0 && compareRange(body, ix[2 * i - 2]!, ix[2 * i - 1]!, body, start, start + len) >= 0) {
+  ix[k + 2 * i] = start
+  ix[k + 2 * i + 1] = start + len
+  ix[k + 2 * size + i] = headOf(body, start, start + len)
+  if (i > 0 && compareRange(body, ix[k + 2 * i - 2]!, ix[k + 2 * i - 1]!, body, start, start + len) >= 0) {
     throw new NodeRuleError('keys out of order')
   }
 }
@@ -147,8 +161,8 @@ function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, size: number,
 export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedNode {
   const n = new ByteReader(src).u16()
   if (n === 0) throw new NodeRuleError('empty leaf')
-  const auxAt = 3 * n
-  const { body, ix } = withIndex(src, 5 * n, arena)
+  const { body, ix, ixAt } = withIndex(src, 5 * n, arena)
+  const auxAt = ixAt + 3 * n
   const r = new ByteReader(body, 2)
   const prefixLen = r.varint()
   const prefixAt = r.pos
@@ -156,7 +170,7 @@ export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedN
   for (let i = 0; i < n; i++) {
     const flags = r.u8()
     if ((flags & ~ENTRY_FLAGS_KNOWN_V1) !== 0) throw new NodeRuleError(`unknown entry flags ${flags}`)
-    readKey(r, body, ix, n, i)
+    readKey(r, body, ix, ixAt, n, i)
     if (flags & ENTRY_FLAG_OUT_OF_LINE) {
       ix[auxAt + 2 * i] = r.pos
       ix[auxAt + 2 * i + 1] = OUT_OF_LINE
@@ -171,7 +185,7 @@ export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedN
     }
   }
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
-  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, auxAt, n)
+  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, ixAt, 5 * n, auxAt, n)
 }
 
 /** A packed copy of the branch body `src` read from `offset`; throws DecodeError/NodeRuleError
@@ -183,8 +197,8 @@ export function packBranch(src: Uint8Array, offset: number, arena: Arena): Packe
   if (n < 2) throw new NodeRuleError(`branch with ${n} children`)
   if (height < 2 || height > MAX_TREE_HEIGHT) throw new NodeRuleError(`branch height ${height}`)
   const size = n - 1
-  const auxAt = 3 * size
-  const { body, ix } = withIndex(src, auxAt + n, arena)
+  const { body, ix, ixAt } = withIndex(src, 3 * size + n, arena)
+  const auxAt = ixAt + 3 * size
   const r = new ByteReader(body, 3)
   const prefixLen = r.varint()
   const prefixAt = r.pos
@@ -197,9 +211,9 @@ export function packBranch(src: Uint8Array, offset: number, arena: Arena): Packe
     count += r.varint()
     r.varint()
   }
-  for (let i = 0; i < size; i++) readKey(r, body, ix, size, i)
+  for (let i = 0; i < size; i++) readKey(r, body, ix, ixAt, size, i)
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
-  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, auxAt, count)
+  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, ixAt, 3 * size + n, auxAt, count)
 }
 
 /**
@@ -221,7 +235,8 @@ export function packedBound(nd: PackedNode, key: Uint8Array, upper: boolean): nu
   }
   const h = headOf(key, p, key.length)
   const ix = nd.ix
-  const heads = 2 * n
+  const k = nd.ixAt
+  const heads = k + 2 * n
   let lo = 0
   let hi = n
   while (lo < hi) {
@@ -230,7 +245,7 @@ export function packedBound(nd: PackedNode, key: Uint8Array, upper: boolean): nu
     let below: boolean
     if (hm !== h) below = hm < h
     else {
-      const c = compareRange(body, ix[2 * mid]!, ix[2 * mid + 1]!, key, p, key.length)
+      const c = compareRange(body, ix[k + 2 * mid]!, ix[k + 2 * mid + 1]!, key, p, key.length)
       below = c < 0 || (upper && c === 0)
     }
     if (below) lo = mid + 1
@@ -242,8 +257,8 @@ export function packedBound(nd: PackedNode, key: Uint8Array, upper: boolean): nu
 /** Whether key i equals `key`. */
 export function packedKeyEquals(nd: PackedNode, i: number, key: Uint8Array): boolean {
   const p = nd.prefixLen
-  const s = nd.ix[2 * i]!
-  const e = nd.ix[2 * i + 1]!
+  const s = nd.ix[nd.ixAt + 2 * i]!
+  const e = nd.ix[nd.ixAt + 2 * i + 1]!
   if (key.length !== p + e - s) return false
   return compareRange(nd.body, nd.prefixAt, nd.prefixAt + p, key, 0, p) === 0 && compareRange(nd.body, s, e, key, p, key.length) === 0
 }
@@ -255,14 +270,14 @@ export function packedCompare(nd: PackedNode, i: number, key: Uint8Array): numbe
   const c = compareRange(nd.body, nd.prefixAt, nd.prefixAt + m, key, 0, m)
   if (c !== 0) return c
   if (key.length < p) return 1
-  return compareRange(nd.body, nd.ix[2 * i]!, nd.ix[2 * i + 1]!, key, p, key.length)
+  return compareRange(nd.body, nd.ix[nd.ixAt + 2 * i]!, nd.ix[nd.ixAt + 2 * i + 1]!, key, p, key.length)
 }
 
 /** Key i as a new buffer made by `alloc` (a Uint8Array or a Buffer). */
 export function packedKey<T extends Uint8Array>(nd: PackedNode, i: number, alloc: (n: number) => T): T {
   const p = nd.prefixLen
-  const s = nd.ix[2 * i]!
-  const e = nd.ix[2 * i + 1]!
+  const s = nd.ix[nd.ixAt + 2 * i]!
+  const e = nd.ix[nd.ixAt + 2 * i + 1]!
   const out = alloc(p + e - s)
   putBytes(out, putBytes(out, 0, nd.body, nd.prefixAt, nd.prefixAt + p), nd.body, s, e)
   return out
@@ -323,10 +338,11 @@ export function packedChildCount(nd: PackedNode, i: number): number {
 }
 
 
-/** Bytes a packed node holds, for the cache's budget: its body and index, and ~150 bytes
- *  of object headers (the node and its two views). */
+/** Bytes a packed node holds, for the cache's budget: its body and index, and 150 bytes for
+ *  object headers (the node and its body view take ~120; the count was set when each node
+ *  also had an index view, and kept so the cache's footprint does not grow). */
 export function packedSize(nd: PackedNode): number {
-  return ((nd.body.length + 3) & ~3) + nd.ix.byteLength + 150
+  return ((nd.body.length + 3) & ~3) + 4 * nd.ixLength + 150
 }
 
 /** A packed copy of a whole node record (framing included) known to be well formed, such as

@@ -34,7 +34,7 @@ export function leafOutOfLineLength(nd: PackedNode, i: number): number {
 /** Entry i's size as the writer's split rule counts it: flags, key length, the whole key
  *  (no prefix taken off) and the value as stored. */
 export function leafEntryRuleSize(nd: PackedNode, i: number): number {
-  const k = nd.prefixLen + nd.ix[2 * i + 1]! - nd.ix[2 * i]!
+  const k = nd.prefixLen + nd.ix[nd.ixAt + 2 * i + 1]! - nd.ix[nd.ixAt + 2 * i]!
   const ool = leafOutOfLineLength(nd, i)
   const vs = nd.ix[nd.auxAt + 2 * i]!
   const v = ool >= 0 ? OFFSET_SIZE + 4 + varintSize(ool) : varintSize(nd.ix[nd.auxAt + 2 * i + 1]! - vs) + nd.ix[nd.auxAt + 2 * i + 1]! - vs
@@ -53,7 +53,7 @@ export function childPointerEnd(nd: PackedNode, i: number): number {
 
 /** Separator i's length, whole (prefix included). */
 export function packedKeyLength(nd: PackedNode, i: number): number {
-  return nd.prefixLen + nd.ix[2 * i + 1]! - nd.ix[2 * i]!
+  return nd.prefixLen + nd.ix[nd.ixAt + 2 * i + 1]! - nd.ix[nd.ixAt + 2 * i]!
 }
 
 /** The length of the common prefix of key i and `key`. */
@@ -62,8 +62,8 @@ export function packedCommonPrefix(nd: PackedNode, i: number, key: Uint8Array): 
   const b = nd.body
   let j = 0
   for (; j < p; j++) if (j >= key.length || b[nd.prefixAt + j] !== key[j]) return j
-  const s = nd.ix[2 * i]!
-  const n = Math.min(nd.ix[2 * i + 1]! - s, key.length - p)
+  const s = nd.ix[nd.ixAt + 2 * i]!
+  const n = Math.min(nd.ix[nd.ixAt + 2 * i + 1]! - s, key.length - p)
   for (let t = 0; t < n; t++) if (b[s + t] !== key[p + t]) return p + t
   return p + n
 }
