@@ -25,6 +25,7 @@ import {
   packedChildBytes,
   packedCommonPrefix,
   packedKeyLength,
+  separatorAt,
 } from '../format/packed-spans.js'
 import { beginRecord, endRecord } from '../format/record.js'
 import type { MergeContext, Piece } from './merge.js'
@@ -108,12 +109,6 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
   const crc = endRecord(w, start)
   ctx.written(base + start, start, w.pos)
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
-}
-
-/** Where separator i's encoding (length varint, then suffix) starts in a branch's body. */
-function separatorAt(nd: PackedNode, i: number): number {
-  const s = nd.ix[nd.ixAt + 2 * i]!
-  return s - varintSize(nd.ix[nd.ixAt + 2 * i + 1]! - s)
 }
 
 /**

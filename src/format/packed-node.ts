@@ -40,8 +40,8 @@ export class PackedNode {
     readonly prefixAt: number,
     readonly prefixLen: number,
     /**
-     * The words of the arena slab that holds the body; this node's index is the ixLength
-     * words from ixAt, right after its body (one view per slab, not one per node: a view is a
+     * The words of the arena slab that holds the body; this node's index is the
+     * indexLength(height, size) words from ixAt, right after its body (one view per slab, not one per node: a view is a
      * heap object the garbage collector must trace and copy). With k = ixAt:
      *   ix[k + 2i], ix[k + 2i + 1]  key i's suffix (after the prefix) is body[ix[k + 2i], ix[k + 2i + 1])
      *   ix[k + 2 size + i]          key i's head
@@ -51,7 +51,6 @@ export class PackedNode {
      */
     readonly ix: Uint32Array,
     readonly ixAt: number,
-    readonly ixLength: number,
     readonly auxAt: number,
     /** entries in the subtree */
     readonly count: number,
@@ -127,6 +126,12 @@ export class Arena {
   }
 }
 
+/** Words in a node's index: per key its suffix bounds and head, plus a leaf's two value
+ *  words per entry or a branch's one word per child. */
+function indexLength(height: number, size: number): number {
+  return height === 1 ? 5 * size : 4 * size + 1
+}
+
 /** A copy of `src` with room for `ixLength` u32s after it, side by side in the arena: the
  *  body's view, and the slab's words with where the index starts in them. */
 function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uint8Array; ix: Uint32Array; ixAt: number } {
@@ -139,9 +144,10 @@ function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uin
 
 /** The same node with its bytes copied into the arena's current slab. */
 export function relocate(nd: PackedNode, arena: Arena): PackedNode {
-  const { body, ix, ixAt } = withIndex(nd.body, nd.ixLength, arena)
-  for (let i = 0; i < nd.ixLength; i++) ix[ixAt + i] = nd.ix[nd.ixAt + i]!
-  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, ixAt, nd.ixLength, ixAt + nd.auxAt - nd.ixAt, nd.count)
+  const len = indexLength(nd.height, nd.size)
+  const { body, ix, ixAt } = withIndex(nd.body, len, arena)
+  for (let i = 0; i < len; i++) ix[ixAt + i] = nd.ix[nd.ixAt + i]!
+  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, ixAt, ixAt + nd.auxAt - nd.ixAt, nd.count)
 }
 
 function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, k: number, size: number, i: number): void {
@@ -161,7 +167,7 @@ function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, k: number, si
 export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedNode {
   const n = new ByteReader(src).u16()
   if (n === 0) throw new NodeRuleError('empty leaf')
-  const { body, ix, ixAt } = withIndex(src, 5 * n, arena)
+  const { body, ix, ixAt } = withIndex(src, indexLength(1, n), arena)
   const auxAt = ixAt + 3 * n
   const r = new ByteReader(body, 2)
   const prefixLen = r.varint()
@@ -185,7 +191,7 @@ export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedN
     }
   }
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
-  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, ixAt, 5 * n, auxAt, n)
+  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, ixAt, auxAt, n)
 }
 
 /** A packed copy of the branch body `src` read from `offset`; throws DecodeError/NodeRuleError
@@ -197,7 +203,7 @@ export function packBranch(src: Uint8Array, offset: number, arena: Arena): Packe
   if (n < 2) throw new NodeRuleError(`branch with ${n} children`)
   if (height < 2 || height > MAX_TREE_HEIGHT) throw new NodeRuleError(`branch height ${height}`)
   const size = n - 1
-  const { body, ix, ixAt } = withIndex(src, 3 * size + n, arena)
+  const { body, ix, ixAt } = withIndex(src, indexLength(height, size), arena)
   const auxAt = ixAt + 3 * size
   const r = new ByteReader(body, 3)
   const prefixLen = r.varint()
@@ -213,7 +219,7 @@ export function packBranch(src: Uint8Array, offset: number, arena: Arena): Packe
   }
   for (let i = 0; i < size; i++) readKey(r, body, ix, ixAt, size, i)
   if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
-  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, ixAt, 3 * size + n, auxAt, count)
+  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, ixAt, auxAt, count)
 }
 
 /**
@@ -342,7 +348,7 @@ export function packedChildCount(nd: PackedNode, i: number): number {
  *  object headers (the node and its body view take ~120; the count was set when each node
  *  also had an index view, and kept so the cache's footprint does not grow). */
 export function packedSize(nd: PackedNode): number {
-  return ((nd.body.length + 3) & ~3) + 4 * nd.ixLength + 150
+  return ((nd.body.length + 3) & ~3) + 4 * indexLength(nd.height, nd.size) + 150
 }
 
 /** A packed copy of a whole node record (framing included) known to be well formed, such as

@@ -56,6 +56,12 @@ export function packedKeyLength(nd: PackedNode, i: number): number {
   return nd.prefixLen + nd.ix[nd.ixAt + 2 * i + 1]! - nd.ix[nd.ixAt + 2 * i]!
 }
 
+/** Where a branch's separator i is encoded (its suffix's length varint, then the suffix). */
+export function separatorAt(nd: PackedNode, i: number): number {
+  const s = nd.ix[nd.ixAt + 2 * i]!
+  return s - varintSize(nd.ix[nd.ixAt + 2 * i + 1]! - s)
+}
+
 /** The length of the common prefix of key i and `key`. */
 export function packedCommonPrefix(nd: PackedNode, i: number, key: Uint8Array): number {
   const p = nd.prefixLen
