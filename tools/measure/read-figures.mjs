@@ -9,23 +9,12 @@
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { makeKeys } from '../bench/lib/data.mjs'
 
 const { open } = await import(process.env.DIST ?? '../../dist/index.js')
 const N = Number(process.argv[2] ?? 1_000_000)
 
-/** Keys from a fixed seed (xorshift32), so a file built once serves every later run. */
-function keysOf(n, seed) {
-  let x = seed
-  const all = Buffer.alloc(n * 16)
-  for (let i = 0; i < all.length; i += 4) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    all.writeUInt32BE(x >>> 0, i)
-  }
-  return Array.from({ length: n }, (_, i) => all.subarray(i * 16, i * 16 + 16))
-}
-const keys = keysOf(N, 7)
+const keys = makeKeys(N, 7) // the benchmark's generator: fixed seeds, so a file built once serves later runs
 const rate = (n, ms) => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')}/s`
 
 let file = process.env.FILE
@@ -58,7 +47,7 @@ let t = performance.now()
 let n = 0
 for (const _ of db.range()) n++
 console.log(`full scan:                  ${rate(n, performance.now() - t)} entries`)
-const starts = keysOf(10_000, 99)
+const starts = makeKeys(10_000, 99)
 t = performance.now()
 n = 0
 for (const s of starts) for (const _ of db.range({ gte: s, limit: 50 })) n++
