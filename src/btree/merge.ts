@@ -30,6 +30,8 @@ export interface MergeContext extends SerializeContext {
   nodeSize: number
   /** where nodes read for this merge and not cached are packed (dies with the commit) */
   scratch: Arena
+  /** set by mergePuts: the new tree's height */
+  height: number
 }
 
 /** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn
@@ -64,7 +66,7 @@ export function sortPuts(keys: Uint8Array[], values: Uint8Array[]): [Uint8Array[
 
 /**
  * Writes the tree `root` (height `height`) with the puts keys[i] -> values[i] applied (keys
- * strictly increasing, at least one); returns the new root's pointer and height.
+ * strictly increasing, at least one); returns the new root's pointer and sets ctx.height.
  */
 export function mergePuts(
   ctx: MergeContext,
@@ -72,14 +74,15 @@ export function mergePuts(
   height: number,
   keys: Uint8Array[],
   values: Uint8Array[],
-): [ChildPointer, number] {
+): ChildPointer {
   let pieces = root === null ? writeLeaves(ctx, [], [], keys, values, 0, keys.length) : mergeNode(ctx, root, height, keys, values, 0, keys.length)
   let h = root === null ? 1 : height
   while (pieces.length > 1) {
     pieces = writeBranches(ctx, h + 1, pieces)
     h++
   }
-  return [pieces[0]!.ptr, h]
+  ctx.height = h
+  return pieces[0]!.ptr
 }
 
 function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: Uint8Array[], values: Uint8Array[], lo: number, hi: number): Piece[] {

@@ -16,7 +16,7 @@ import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
 import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
 import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
 import { Arena, packRecord, unpack, type PackedNode } from '../format/packed-node.js'
-import { mergePuts } from '../btree/merge.js'
+import { mergePuts, type MergeContext } from '../btree/merge.js'
 import { serializeTree } from '../btree/serialize.js'
 import type { Store } from '../store/store.js'
 
@@ -74,10 +74,14 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   const written: [number, PackedNode][] = []
   const recent = new Map<number, () => TreeNode>()
   let nodes = 0
-  const ctx = {
+  const ctx: MergeContext = {
     w,
     base,
     inlineMax: s.inlineMax,
+    store,
+    nodeSize: req.puts?.nodeSize ?? 0,
+    scratch: new Arena(SCRATCH_SLAB),
+    height: req.height,
     written: (o: number, start: number, end: number, node?: () => TreeNode) => {
       const packed = packRecord(w.buf.subarray(start, end), o, store.arena)
       if (++nodes <= RECENT_MAX) recent.set(o, node ?? (() => unpack(packed, 0)))
@@ -87,7 +91,8 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
   let ptr: ChildPointer | null
   let height = req.height
   if (req.puts !== undefined && req.puts.keys.length > 0) {
-    ;[ptr, height] = mergePuts({ ...ctx, store, nodeSize: req.puts.nodeSize, scratch: new Arena(SCRATCH_SLAB) }, req.root as ChildPointer | null, req.height, req.puts.keys, req.puts.values)
+    ptr = mergePuts(ctx, req.root as ChildPointer | null, req.height, req.puts.keys, req.puts.values)
+    height = ctx.height
   } else {
     ptr = req.root === null ? null : serializeTree(ctx, req.root)
   }
