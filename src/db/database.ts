@@ -142,11 +142,12 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
     return this.commit({ root: t.root, height: t.height, flags: 0, sourceVersion: 0 })
   }
 
-  private commit(req: Omit<CommitRequest, 'skipOffset'>): number {
+  private commit(req: CommitRequest): number {
     this.head = writeCommit(
       this.store,
       this.head,
-      { ...req, skipOffset: this.log.skipFor(this.head) },
+      this.log.skipFor(this.head),
+      req,
       { buffer: this.buffer, durable: this.durability === 'full', reserve: this.preallocate, roomFor: this.roomFor, inlineMax: DEFAULT_INLINE_VALUE_MAX, seed: this.state.seed },
     )
     if (this.autoCompact !== undefined && this.run === undefined) this.maybeAutoCompact(this.autoCompact)

@@ -14,6 +14,7 @@
  *
  * Packing checks the same rules as decodeLeaf/decodeBranch; a packed node is immutable.
  */
+import { Buffer } from 'node:buffer'
 import { ByteReader, putBytes, readU32, varintSize } from './bytes.js'
 import {
   ENTRY_FLAG_OUT_OF_LINE,
@@ -106,7 +107,9 @@ export class Arena {
   /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
   take(n: number): number {
     if (this.used + n > this.slab.byteLength) {
-      this.slab = new ArrayBuffer(Math.max(this.slabSize, n))
+      // Not zeroed (calloc of a fresh slab measured 80 us per 256 KiB, malloc 24 us): every
+      // byte a take() reserves is written before it is read (withIndex, packLeaf, packBranch).
+      this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, n)).buffer
       this.slabWords = new Uint32Array(this.slab)
       this.used = 0
     }

@@ -30,7 +30,6 @@ export interface CommitRequest {
   height: number
   flags: number
   sourceVersion: number
-  skipOffset: number
   /** puts (keys strictly increasing) to merge into `root`, which is then a committed tree
    *  (a pointer or null), and the node size to split by */
   puts?: { keys: Uint8Array[]; values: Uint8Array[]; nodeSize: number }
@@ -64,7 +63,8 @@ const SCRATCH_SLAB = 16 << 10
  *  next transaction (Store.recent); bigger ones would hold too much. */
 const RECENT_MAX = 32
 
-export function writeCommit(store: Store, head: Head, req: CommitRequest, s: CommitSettings): Head {
+/** Appends a commit that follows `head`, with the skip pointer `skipOffset` (CommitLog.skipFor). */
+export function writeCommit(store: Store, head: Head, skipOffset: number, req: CommitRequest, s: CommitSettings): Head {
   store.checkWritable()
   const base = store.end
   const w = s.buffer
@@ -112,7 +112,7 @@ export function writeCommit(store: Store, head: Head, req: CommitRequest, s: Com
       count: ptr?.count ?? 0,
       treeBytes: ptr?.bytes ?? 0,
       prevOffset: head.offset,
-      skipOffset: req.skipOffset,
+      skipOffset,
       syncedUpTo: store.syncedUpTo,
       sourceVersion: req.sourceVersion,
     }
