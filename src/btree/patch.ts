@@ -70,7 +70,7 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
   // Value records first, in entry order, as serialize.ts writes them.
   let bytes = 0
   let refs: (ValueRef | undefined)[] | undefined
-  let room = RECORD_OVERHEAD + nd.body.length
+  let room = RECORD_OVERHEAD + nd.bodyEnd - nd.bodyAt
   for (let j = lo; j < hi; j++) {
     const v = values[j]!
     const k = keys[j]!
@@ -81,10 +81,10 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
   w.ensure(room)
   const start = beginRecord(w, KIND_LEAF)
   const b = w.buf
-  const body = nd.body
+  const body = nd.bytes
   b[w.pos] = count & 0xff
   b[w.pos + 1] = count >>> 8
-  let at = putBytes(b, w.pos + 2, body, 2, entriesAt(nd))
+  let at = putBytes(b, w.pos + 2, body, nd.bodyAt + 2, entriesAt(nd))
   // Old entries are copied in runs [runFrom, next entry's start).
   let runFrom = entriesAt(nd)
   let cursor = runFrom
@@ -119,7 +119,8 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
  */
 export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] | undefined)[]): Piece[] | undefined {
   const nc = nd.size + 1
-  const body = nd.body
+  const body = nd.bytes
+  const bodyEnd = nd.bodyEnd
   const p = nd.prefixLen
   // The split rule's total: pointers as they will be, separators whole (unchanged pointers
   // count their bytes as stored); the subtree's count and bytes, as serialize.ts sums them.
@@ -170,13 +171,13 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   }
 
   const { w, base } = ctx
-  w.ensure(RECORD_OVERHEAD + body.length + room)
+  w.ensure(RECORD_OVERHEAD + bodyEnd - nd.bodyAt + room)
   const start = beginRecord(w, KIND_BRANCH)
   const b = w.buf
   b[w.pos] = children & 0xff
   b[w.pos + 1] = children >>> 8
   const first = entriesAt(nd)
-  let at = putBytes(b, w.pos + 2, body, 2, first)
+  let at = putBytes(b, w.pos + 2, body, nd.bodyAt + 2, first)
   // Pointers: old ones copied in runs [runFrom, cursor), new ones written in their place.
   let runFrom = first
   let cursor = first
@@ -197,7 +198,7 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   for (let i = 0; i < nc && children !== nc; i++) {
     const sub = pieces[i]
     if (sub === undefined || sub.length === 1) continue
-    const before = i === nc - 1 ? body.length : separatorAt(nd, i)
+    const before = i === nc - 1 ? bodyEnd : separatorAt(nd, i)
     at = putBytes(b, at, body, runFrom, before)
     runFrom = before
     for (let q = 1; q < sub.length; q++) {
@@ -206,7 +207,7 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
       at = putBytes(b, at, sep, p)
     }
   }
-  at = putBytes(b, at, body, runFrom, body.length)
+  at = putBytes(b, at, body, runFrom, bodyEnd)
   w.pos = at
   const crc = endRecord(w, start)
   ctx.written(base + start, start, w.pos)

@@ -1,8 +1,9 @@
 /**
- * A node as the cache holds it: its record body, untouched, plus one Uint32Array index of
- * where each key, value and child pointer sits in it, both in one slab of an Arena.
+ * A node as the cache holds it: its record body, untouched, plus an index of where each key,
+ * value and child pointer sits in it, both in one slab of an Arena, read through the slab's
+ * two views (bytes and words) that all its nodes share.
  * Compared with decoding into one Uint8Array per key and one object per value or child
- * (node-codec.ts), this makes ~3 heap objects per node instead of ~2 per entry, so the
+ * (node-codec.ts), this makes one heap object per node instead of ~2 per entry, so the
  * garbage collector has far less to trace and copy, and a search walks one contiguous array
  * instead of chasing a pointer per probe.
  *
@@ -35,20 +36,26 @@ export class PackedNode {
   constructor(
     /** 1 for a leaf */
     readonly height: number,
-    readonly body: Uint8Array,
+    /**
+     * All bytes of the arena slab that holds the node (one view per slab, not one per node: a
+     * view is a heap object the garbage collector must trace and copy). The node's record
+     * body is bytes[bodyAt, bodyEnd); every position below is an index into `bytes`.
+     */
+    readonly bytes: Uint8Array,
+    readonly bodyAt: number,
+    readonly bodyEnd: number,
     /** number of keys: a leaf's entries, a branch's separators (children - 1) */
     readonly size: number,
     readonly prefixAt: number,
     readonly prefixLen: number,
     /**
-     * The words of the arena slab that holds the body; this node's index is the
-     * indexLength(height, size) words from ixAt, right after its body (one view per slab, not one per node: a view is a
-     * heap object the garbage collector must trace and copy). With k = ixAt:
-     *   ix[k + 2i], ix[k + 2i + 1]  key i's suffix (after the prefix) is body[ix[k + 2i], ix[k + 2i + 1])
+     * The same slab as u32 words; this node's index is the indexLength(height, size) words
+     * from ixAt, right after its body. With k = ixAt:
+     *   ix[k + 2i], ix[k + 2i + 1]  key i's suffix (after the prefix) is bytes[ix[k + 2i], ix[k + 2i + 1])
      *   ix[k + 2 size + i]          key i's head
      *   leaf, from `auxAt`:         ix[auxAt + 2i], ix[auxAt + 2i + 1] are entry i's inline value
-     *                               bounds in body, or its value pointer's position and OUT_OF_LINE
-     *   branch, from `auxAt`:       ix[auxAt + i] is where child pointer i starts in body
+     *                               bounds, or its value pointer's position and OUT_OF_LINE
+     *   branch, from `auxAt`:       ix[auxAt + i] is where child pointer i starts
      */
     readonly ix: Uint32Array,
     readonly ixAt: number,
@@ -80,13 +87,14 @@ function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: 
 
 /** An arena's slab before its first take(). */
 const NO_SLAB = new ArrayBuffer(0)
+const NO_BYTES = new Uint8Array(NO_SLAB)
 const NO_WORDS = new Uint32Array(NO_SLAB)
 
 /**
  * Where packed nodes are placed: slabs of SLAB bytes, filled in order. One ArrayBuffer per
  * node would cost a zeroed allocation, a backing-store registration and GC bookkeeping each
- * (measured: ~40% of a bulk load's time in GC); views into a shared slab cost a small heap
- * object each. A slab lives as long as any node in it: the cache moves a node it keeps
+ * (measured: ~40% of a bulk load's time in GC); a view per node would still be a heap
+ * object to make, trace and copy, so nodes keep positions into the slab's two views. A slab lives as long as any node in it: the cache moves a node it keeps
  * using into the current slab (relocate), so old slabs die with the entries evicted.
  */
 export class Arena {
@@ -94,6 +102,7 @@ export class Arena {
    *  nodes pins at most a quarter MiB */
   static readonly SLAB = 256 << 10
   private slab: ArrayBuffer
+  private slabBytes: Uint8Array
   private slabWords: Uint32Array
   private used = 0
 
@@ -101,15 +110,17 @@ export class Arena {
    *  never used (its path was cached), and a zeroed 16 KiB per single put showed in profiles. */
   constructor(private readonly slabSize = Arena.SLAB) {
     this.slab = NO_SLAB
+    this.slabBytes = NO_BYTES
     this.slabWords = NO_WORDS
   }
 
-  /** Reserves `n` bytes (n a multiple of 4); returns their offset in `buffer`. */
+  /** Reserves `n` bytes (n a multiple of 4); returns their offset in `bytes`. */
   take(n: number): number {
     if (this.used + n > this.slab.byteLength) {
       // Not zeroed (calloc of a fresh slab measured 80 us per 256 KiB, malloc 24 us): every
       // byte a take() reserves is written before it is read (withIndex, packLeaf, packBranch).
       this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, n)).buffer
+      this.slabBytes = new Uint8Array(this.slab)
       this.slabWords = new Uint32Array(this.slab)
       this.used = 0
     }
@@ -118,9 +129,9 @@ export class Arena {
     return at
   }
 
-  /** The slab the last take() reserved from. */
-  get buffer(): ArrayBuffer {
-    return this.slab
+  /** The slab the last take() reserved from, as bytes. */
+  get bytes(): Uint8Array {
+    return this.slabBytes
   }
 
   /** The same slab as u32 words. */
@@ -135,32 +146,53 @@ function indexLength(height: number, size: number): number {
   return height === 1 ? 5 * size : 4 * size + 1
 }
 
-/** A copy of `src` with room for `ixLength` u32s after it, side by side in the arena: the
- *  body's view, and the slab's words with where the index starts in them. */
-function withIndex(src: Uint8Array, ixLength: number, arena: Arena): { body: Uint8Array; ix: Uint32Array; ixAt: number } {
-  const bodyRoom = (src.length + 3) & ~3
-  const at = arena.take(bodyRoom + 4 * ixLength)
-  const body = new Uint8Array(arena.buffer, at, src.length)
-  body.set(src)
-  return { body, ix: arena.words, ixAt: (at + bodyRoom) >>> 2 }
+/** Copies `src` into the arena, with room for `ixLength` u32s after it; returns where the
+ *  copy starts in the slab (arena.bytes; the index starts at the next multiple of 4). */
+function withIndex(src: Uint8Array, ixLength: number, arena: Arena): number {
+  const at = arena.take(((src.length + 3) & ~3) + 4 * ixLength)
+  arena.bytes.set(src, at)
+  return at
 }
 
-/** The same node with its bytes copied into the arena's current slab. */
+/** The word where the index of a body copied to `at` starts. */
+function indexAt(at: number, bodyLength: number): number {
+  return (at + ((bodyLength + 3) & ~3)) >>> 2
+}
+
+/** The same node with its bytes copied into the arena's current slab: its positions move by
+ *  the distance between the copies (heads and OUT_OF_LINE marks are not positions). */
 export function relocate(nd: PackedNode, arena: Arena): PackedNode {
   const len = indexLength(nd.height, nd.size)
-  const { body, ix, ixAt } = withIndex(nd.body, len, arena)
-  for (let i = 0; i < len; i++) ix[ixAt + i] = nd.ix[nd.ixAt + i]!
-  return new PackedNode(nd.height, body, nd.size, nd.prefixAt, nd.prefixLen, ix, ixAt, ixAt + nd.auxAt - nd.ixAt, nd.count)
+  const at = withIndex(nd.bytes.subarray(nd.bodyAt, nd.bodyEnd), len, arena)
+  const d = at - nd.bodyAt
+  const ix = arena.words
+  const ixAt = indexAt(at, nd.bodyEnd - nd.bodyAt)
+  const src = nd.ix
+  const from = nd.ixAt
+  const n = nd.size
+  for (let i = 0; i < 2 * n; i++) ix[ixAt + i] = src[from + i]! + d
+  for (let i = 2 * n; i < 3 * n; i++) ix[ixAt + i] = src[from + i]!
+  if (nd.height === 1) {
+    for (let i = 3 * n; i < 5 * n; i += 2) {
+      ix[ixAt + i] = src[from + i]! + d
+      const e = src[from + i + 1]!
+      ix[ixAt + i + 1] = e === OUT_OF_LINE ? e : e + d
+    }
+  } else {
+    for (let i = 3 * n; i < 4 * n + 1; i++) ix[ixAt + i] = src[from + i]! + d
+  }
+  return new PackedNode(nd.height, arena.bytes, at, at + nd.bodyEnd - nd.bodyAt, n, nd.prefixAt + d, nd.prefixLen, ix, ixAt, ixAt + nd.auxAt - nd.ixAt, nd.count)
 }
 
-function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, k: number, size: number, i: number): void {
+/** Reads key i's length and suffix from `r` (over the source body, copied to bytes[at...]). */
+function readKey(r: ByteReader, bytes: Uint8Array, at: number, ix: Uint32Array, k: number, size: number, i: number): void {
   const len = r.varint()
-  const start = r.pos
+  const start = at + r.pos
   r.skip(len)
   ix[k + 2 * i] = start
   ix[k + 2 * i + 1] = start + len
-  ix[k + 2 * size + i] = headOf(body, start, start + len)
-  if (i > 0 && compareRange(body, ix[k + 2 * i - 2]!, ix[k + 2 * i - 1]!, body, start, start + len) >= 0) {
+  ix[k + 2 * size + i] = headOf(bytes, start, start + len)
+  if (i > 0 && compareRange(bytes, ix[k + 2 * i - 2]!, ix[k + 2 * i - 1]!, bytes, start, start + len) >= 0) {
     throw new NodeRuleError('keys out of order')
   }
 }
@@ -168,61 +200,66 @@ function readKey(r: ByteReader, body: Uint8Array, ix: Uint32Array, k: number, si
 /** A packed copy of the leaf body `src` read from `offset` (src may be a reused buffer);
  *  throws DecodeError/NodeRuleError if it breaks a rule. */
 export function packLeaf(src: Uint8Array, offset: number, arena: Arena): PackedNode {
-  const n = new ByteReader(src).u16()
+  const r = new ByteReader(src)
+  const n = r.u16()
   if (n === 0) throw new NodeRuleError('empty leaf')
-  const { body, ix, ixAt } = withIndex(src, indexLength(1, n), arena)
+  const at = withIndex(src, indexLength(1, n), arena)
+  const bytes = arena.bytes
+  const ix = arena.words
+  const ixAt = indexAt(at, src.length)
   const auxAt = ixAt + 3 * n
-  const r = new ByteReader(body, 2)
   const prefixLen = r.varint()
-  const prefixAt = r.pos
+  const prefixAt = at + r.pos
   r.skip(prefixLen)
   for (let i = 0; i < n; i++) {
     const flags = r.u8()
     if ((flags & ~ENTRY_FLAGS_KNOWN_V1) !== 0) throw new NodeRuleError(`unknown entry flags ${flags}`)
-    readKey(r, body, ix, ixAt, n, i)
+    readKey(r, bytes, at, ix, ixAt, n, i)
     if (flags & ENTRY_FLAG_OUT_OF_LINE) {
-      ix[auxAt + 2 * i] = r.pos
+      ix[auxAt + 2 * i] = at + r.pos
       ix[auxAt + 2 * i + 1] = OUT_OF_LINE
       if (r.u48() >= offset) throw new NodeRuleError('value pointer points forward')
       r.u32()
       r.varint()
     } else {
       const len = r.varint()
-      ix[auxAt + 2 * i] = r.pos
+      ix[auxAt + 2 * i] = at + r.pos
       r.skip(len)
-      ix[auxAt + 2 * i + 1] = r.pos
+      ix[auxAt + 2 * i + 1] = at + r.pos
     }
   }
-  if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in leaf')
-  return new PackedNode(1, body, n, prefixAt, prefixLen, ix, ixAt, auxAt, n)
+  if (r.pos !== src.length) throw new NodeRuleError('trailing bytes in leaf')
+  return new PackedNode(1, bytes, at, at + src.length, n, prefixAt, prefixLen, ix, ixAt, auxAt, n)
 }
 
 /** A packed copy of the branch body `src` read from `offset`; throws DecodeError/NodeRuleError
  *  if it breaks a rule. */
 export function packBranch(src: Uint8Array, offset: number, arena: Arena): PackedNode {
-  const r0 = new ByteReader(src)
-  const n = r0.u16()
-  const height = r0.u8()
+  const r = new ByteReader(src)
+  const n = r.u16()
+  const height = r.u8()
   if (n < 2) throw new NodeRuleError(`branch with ${n} children`)
   if (height < 2 || height > MAX_TREE_HEIGHT) throw new NodeRuleError(`branch height ${height}`)
   const size = n - 1
-  const { body, ix, ixAt } = withIndex(src, indexLength(height, size), arena)
+  const at = withIndex(src, indexLength(height, size), arena)
+  const bytes = arena.bytes
+  const ix = arena.words
+  const ixAt = indexAt(at, src.length)
   const auxAt = ixAt + 3 * size
-  const r = new ByteReader(body, 3)
   const prefixLen = r.varint()
-  const prefixAt = r.pos
+  const prefixAt = at + r.pos
   r.skip(prefixLen)
   let count = 0
   for (let i = 0; i < n; i++) {
-    ix[auxAt + i] = r.pos
+    ix[auxAt + i] = at + r.pos
     if (r.u48() >= offset) throw new NodeRuleError('child pointer points forward')
     r.u32()
     count += r.varint()
     r.varint()
   }
-  for (let i = 0; i < size; i++) readKey(r, body, ix, ixAt, size, i)
-  if (r.pos !== body.length) throw new NodeRuleError('trailing bytes in branch')
-  return new PackedNode(height, body, size, prefixAt, prefixLen, ix, ixAt, auxAt, count)
+  for (let i = 0; i < size; i++) readKey(r, bytes, at, ix, ixAt, size, i)
+  if (r.pos !== src.length) throw new NodeRuleError('trailing bytes in branch')
+  return new PackedNode(height, bytes, at, at + src.length, size, prefixAt, prefixLen, ix, ixAt, auxAt, count)
 }
 
 /**
@@ -232,7 +269,7 @@ export function packBranch(src: Uint8Array, offset: number, arena: Arena): Packe
 export function packedBound(nd: PackedNode, key: Uint8Array, upper: boolean): number {
   const n = nd.size
   const p = nd.prefixLen
-  const body = nd.body
+  const body = nd.bytes
   if (p > 0) {
     const at = nd.prefixAt
     for (let j = 0; j < p; j++) {
@@ -269,17 +306,17 @@ export function packedKeyEquals(nd: PackedNode, i: number, key: Uint8Array): boo
   const s = nd.ix[nd.ixAt + 2 * i]!
   const e = nd.ix[nd.ixAt + 2 * i + 1]!
   if (key.length !== p + e - s) return false
-  return compareRange(nd.body, nd.prefixAt, nd.prefixAt + p, key, 0, p) === 0 && compareRange(nd.body, s, e, key, p, key.length) === 0
+  return compareRange(nd.bytes, nd.prefixAt, nd.prefixAt + p, key, 0, p) === 0 && compareRange(nd.bytes, s, e, key, p, key.length) === 0
 }
 
 /** Order of key i against `key`. */
 export function packedCompare(nd: PackedNode, i: number, key: Uint8Array): number {
   const p = nd.prefixLen
   const m = p < key.length ? p : key.length
-  const c = compareRange(nd.body, nd.prefixAt, nd.prefixAt + m, key, 0, m)
+  const c = compareRange(nd.bytes, nd.prefixAt, nd.prefixAt + m, key, 0, m)
   if (c !== 0) return c
   if (key.length < p) return 1
-  return compareRange(nd.body, nd.ix[nd.ixAt + 2 * i]!, nd.ix[nd.ixAt + 2 * i + 1]!, key, p, key.length)
+  return compareRange(nd.bytes, nd.ix[nd.ixAt + 2 * i]!, nd.ix[nd.ixAt + 2 * i + 1]!, key, p, key.length)
 }
 
 /** Key i as a new buffer made by `alloc` (a Uint8Array or a Buffer). */
@@ -288,7 +325,7 @@ export function packedKey<T extends Uint8Array>(nd: PackedNode, i: number, alloc
   const s = nd.ix[nd.ixAt + 2 * i]!
   const e = nd.ix[nd.ixAt + 2 * i + 1]!
   const out = alloc(p + e - s)
-  putBytes(out, putBytes(out, 0, nd.body, nd.prefixAt, nd.prefixAt + p), nd.body, s, e)
+  putBytes(out, putBytes(out, 0, nd.bytes, nd.prefixAt, nd.prefixAt + p), nd.bytes, s, e)
   return out
 }
 
@@ -298,7 +335,7 @@ export function packedInlineValue<T extends Uint8Array>(nd: PackedNode, i: numbe
   const e = nd.ix[nd.auxAt + 2 * i + 1]!
   if (e === OUT_OF_LINE) return undefined
   const out = alloc(e - s)
-  putBytes(out, 0, nd.body, s, e)
+  putBytes(out, 0, nd.bytes, s, e)
   return out
 }
 
@@ -323,14 +360,14 @@ export function varintAt(b: Uint8Array, at: number): number {
 export function packedValue(nd: PackedNode, i: number): StoredValue {
   const s = nd.ix[nd.auxAt + 2 * i]!
   const e = nd.ix[nd.auxAt + 2 * i + 1]!
-  if (e !== OUT_OF_LINE) return nd.body.subarray(s, e)
-  const b = nd.body
+  if (e !== OUT_OF_LINE) return nd.bytes.subarray(s, e)
+  const b = nd.bytes
   return { offset: u48At(b, s), crc: readU32(b, s + OFFSET_SIZE), length: varintAt(b, s + OFFSET_SIZE + 4) }
 }
 
 /** A branch's pointer to child i. */
 export function packedChild(nd: PackedNode, i: number): ChildPointer {
-  const b = nd.body
+  const b = nd.bytes
   const at = nd.ix[nd.auxAt + i]!
   const count = varintAt(b, at + OFFSET_SIZE + 4)
   return { offset: u48At(b, at), crc: readU32(b, at + OFFSET_SIZE), count, bytes: varintAt(b, at + OFFSET_SIZE + 4 + varintSize(count)) }
@@ -338,20 +375,21 @@ export function packedChild(nd: PackedNode, i: number): ChildPointer {
 
 /** The file offset of a branch's child i (what the node cache is keyed by). */
 export function packedChildOffset(nd: PackedNode, i: number): number {
-  return u48At(nd.body, nd.ix[nd.auxAt + i]!)
+  return u48At(nd.bytes, nd.ix[nd.auxAt + i]!)
 }
 
 /** Entries under child i of a branch. */
 export function packedChildCount(nd: PackedNode, i: number): number {
-  return varintAt(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
+  return varintAt(nd.bytes, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4)
 }
 
 
 /** Bytes a packed node holds, for the cache's budget: its body and index, and 150 bytes for
- *  object headers (the node and its body view take ~120; the count was set when each node
- *  also had an index view, and kept so the cache's footprint does not grow). */
+ *  its object (~90; the count was set when each node also had a body and an index view, and
+ *  kept so that the cache's footprint does not grow: the rest pays for slab space dead nodes
+ *  still hold). */
 export function packedSize(nd: PackedNode): number {
-  return ((nd.body.length + 3) & ~3) + 4 * indexLength(nd.height, nd.size) + 150
+  return ((nd.bodyEnd - nd.bodyAt + 3) & ~3) + 4 * indexLength(nd.height, nd.size) + 150
 }
 
 /** A packed copy of a whole node record (framing included) known to be well formed, such as

@@ -17,10 +17,11 @@ function varintEnd(b: Uint8Array, at: number): number {
 export function leafEntryEnd(nd: PackedNode, i: number): number {
   const s = nd.ix[nd.auxAt + 2 * i]!
   const e = nd.ix[nd.auxAt + 2 * i + 1]!
-  return e === OUT_OF_LINE ? varintEnd(nd.body, s + OFFSET_SIZE + 4) : e
+  return e === OUT_OF_LINE ? varintEnd(nd.bytes, s + OFFSET_SIZE + 4) : e
 }
 
-/** Where a leaf's first entry (or a branch's first child pointer) starts: after the prefix. */
+/** Where a leaf's first entry (or a branch's first child pointer) starts: after the prefix.
+ *  Like every position here, an index into nd.bytes. */
 export function entriesAt(nd: PackedNode): number {
   return nd.prefixAt + nd.prefixLen
 }
@@ -28,7 +29,7 @@ export function entriesAt(nd: PackedNode): number {
 /** The length of leaf entry i's out-of-line value, or -1 if it is inline. */
 export function leafOutOfLineLength(nd: PackedNode, i: number): number {
   const s = nd.ix[nd.auxAt + 2 * i]!
-  return nd.ix[nd.auxAt + 2 * i + 1] === OUT_OF_LINE ? varintAt(nd.body, s + OFFSET_SIZE + 4) : -1
+  return nd.ix[nd.auxAt + 2 * i + 1] === OUT_OF_LINE ? varintAt(nd.bytes, s + OFFSET_SIZE + 4) : -1
 }
 
 /** Entry i's size as the writer's split rule counts it: flags, key length, the whole key
@@ -48,7 +49,7 @@ export function childPointerAt(nd: PackedNode, i: number): number {
 
 /** Where a branch's child pointer i ends (the last one's end is where the separators start). */
 export function childPointerEnd(nd: PackedNode, i: number): number {
-  return varintEnd(nd.body, varintEnd(nd.body, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4))
+  return varintEnd(nd.bytes, varintEnd(nd.bytes, nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4))
 }
 
 /** Separator i's length, whole (prefix included). */
@@ -65,7 +66,7 @@ export function separatorAt(nd: PackedNode, i: number): number {
 /** The length of the common prefix of key i and `key`. */
 export function packedCommonPrefix(nd: PackedNode, i: number, key: Uint8Array): number {
   const p = nd.prefixLen
-  const b = nd.body
+  const b = nd.bytes
   let j = 0
   for (; j < p; j++) if (j >= key.length || b[nd.prefixAt + j] !== key[j]) return j
   const s = nd.ix[nd.ixAt + 2 * i]!
@@ -77,5 +78,5 @@ export function packedCommonPrefix(nd: PackedNode, i: number, key: Uint8Array): 
 /** Bytes on disk of the subtree under child i of a branch. */
 export function packedChildBytes(nd: PackedNode, i: number): number {
   const at = nd.ix[nd.auxAt + i]! + OFFSET_SIZE + 4
-  return varintAt(nd.body, varintEnd(nd.body, at))
+  return varintAt(nd.bytes, varintEnd(nd.bytes, at))
 }

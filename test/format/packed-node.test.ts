@@ -45,6 +45,15 @@ function body(w: ByteWriter, start: number): Uint8Array {
   return w.buf.slice(start + RECORD_HEADER_SIZE, w.pos - 4)
 }
 
+/** An arena whose slab does not hold the node being relocated, and where the copy will not
+ *  start at the offset it had: every position in the copy's index must have moved. */
+function elsewhere(): Arena {
+  const a = new Arena()
+  a.take(64)
+  a.bytes.fill(0xee, 0, 64)
+  return a
+}
+
 describe('packed nodes', () => {
   it('leaves: keys, values and every search answer match the array form', () => {
     fc.assert(
@@ -56,7 +65,7 @@ describe('packed nodes', () => {
         const arena = new Arena()
         const p = packLeaf(b, OFFSET, arena)
         const d = decodeLeaf(b, OFFSET)
-        for (const nd of [p, relocate(p, arena)]) {
+        for (const nd of [p, relocate(p, arena), relocate(p, elsewhere())]) {
           expect(nd.size).toBe(keys.length)
           for (let i = 0; i < keys.length; i++) {
             expect(packedKey(nd, i, newBytes)).toEqual(d.keys[i])
@@ -82,13 +91,16 @@ describe('packed nodes', () => {
         const w = new ByteWriter()
         encodeBranch(w, 3, seps, children)
         const b = body(w, 0)
-        const p = packBranch(b, OFFSET, new Arena())
+        const arena = new Arena()
+        const packed = packBranch(b, OFFSET, arena)
         const d = decodeBranch(b, OFFSET)
-        expect(p.height).toBe(3)
-        expect(p.count).toBe(d.count)
-        for (let i = 0; i < children.length; i++) expect(packedChild(p, i)).toEqual(children[i])
-        for (const q of [...probes, ...seps]) expect(packedBound(p, q, true)).toBe(upperBound(seps, q))
-        expect(unpack(p, 0)).toEqual(d)
+        for (const p of [packed, relocate(packed, arena), relocate(packed, elsewhere())]) {
+          expect(p.height).toBe(3)
+          expect(p.count).toBe(d.count)
+          for (let i = 0; i < children.length; i++) expect(packedChild(p, i)).toEqual(children[i])
+          for (const q of [...probes, ...seps]) expect(packedBound(p, q, true)).toBe(upperBound(seps, q))
+          expect(unpack(p, 0)).toEqual(d)
+        }
       }),
       { numRuns: 300, seed: 12 },
     )
