@@ -17,6 +17,9 @@ export interface FileHandle {
   /** fdatasync on another thread (optional): resolves once everything written before the
    *  call is durable, rejects with the errno error; the caller keeps running meanwhile. */
   syncAsync?(): Promise<void>
+  /** The file's sync helper (optional; made on first call, the same one after): fdatasync on
+   *  another thread that a synchronous caller can poll. undefined if none can be had. */
+  syncHelper?(): SyncHelper | undefined
   truncate(length: number): void
   size(): number
   close(): void
@@ -24,6 +27,22 @@ export interface FileHandle {
    *  compaction replaced): closing the last descriptor of a deleted file frees its page
    *  cache, ~0.5 s for a 1 GB file. */
   closeSoon?(): void
+}
+
+/**
+ * fdatasync on another thread, one at a time, observable without the event loop turning (a
+ * writer committing in a loop never lets it). The file must not be closed while one runs:
+ * its handle's close() waits for it.
+ */
+export interface SyncHelper {
+  /** Starts an fdatasync: everything written before this call is durable once it succeeds.
+   *  Only when none is running. */
+  start(): void
+  /** Whether the last one started is still running. */
+  readonly running: boolean
+  /** Waits for the last one started, if any; returns its errno error if it failed (the kernel
+   *  reports a writeback error to one fsync only: this may be the only report of it). */
+  finish(): Error | undefined
 }
 
 export type OpenMode =

@@ -1,12 +1,13 @@
 /**
  * FileIO over the synchronous `fs` API. Errors are the errno errors `fs` throws (ENOENT,
  * ENOSPC, EIO, EFBIG...), passed through unchanged: the engine maps them to CambiumError.
- * Layer: io (imports node:fs and ./lock.js only).
+ * Layer: io (imports node:fs, ./lock.js and ./sync-thread.js only).
  */
 
 import * as fs from 'node:fs'
-import type { FileHandle, FileIO, OpenMode, WriterLock } from './file-io.js'
+import type { FileHandle, FileIO, OpenMode, SyncHelper, WriterLock } from './file-io.js'
 import { acquireWriterLock } from './lock.js'
+import { SyncThread } from './sync-thread.js'
 
 /** fs flags per mode. 'wx+' is O_CREAT|O_EXCL|O_RDWR: creation fails with EEXIST, atomically. */
 const FLAGS: Record<OpenMode, string> = { r: 'r', rw: 'r+', create: 'wx+' }
@@ -35,6 +36,8 @@ class RealFileHandle implements FileHandle {
   private fd: number
   private readonly path: string
   private readonly readOnly: boolean
+  /** made by the first syncHelper() call; null if its thread could not be started */
+  private helper: SyncThread | null | undefined
 
   constructor(fd: number, path: string, readOnly: boolean) {
     this.fd = fd
@@ -79,6 +82,25 @@ class RealFileHandle implements FileHandle {
     return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())))
   }
 
+  syncHelper(): SyncHelper | undefined {
+    const fd = this.open('fdatasync')
+    if (this.helper === undefined) {
+      try {
+        this.helper = new SyncThread(fd)
+      } catch {
+        this.helper = null
+      }
+    }
+    return this.helper ?? undefined
+  }
+
+  /** Before the descriptor goes: an fdatasync still running on it would otherwise run on
+   *  whatever file reuses the number. */
+  private stopHelper(): void {
+    this.helper?.stop()
+    this.helper = null
+  }
+
   truncate(length: number): void {
     checkPosition(length)
     const fd = this.open('ftruncate')
@@ -92,6 +114,7 @@ class RealFileHandle implements FileHandle {
 
   close(): void {
     if (this.fd < 0) return
+    this.stopHelper()
     const fd = this.fd
     this.fd = -1
     fs.closeSync(fd)
@@ -100,6 +123,7 @@ class RealFileHandle implements FileHandle {
   /** On libuv's thread pool; a failure is ignored (the file's data no longer matters). */
   closeSoon(): void {
     if (this.fd < 0) return
+    this.stopHelper()
     const fd = this.fd
     this.fd = -1
     fs.close(fd, () => {})

@@ -9,7 +9,7 @@ import { crc32 } from '../format/checksum.js'
 import { KIND_BRANCH, KIND_LEAF, KIND_VALUE, RECORD_HEADER_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type TreeNode, type ValueRef } from '../format/node-codec.js'
 import { Arena, packBranch, packLeaf, type PackedNode } from '../format/packed-node.js'
-import type { FileHandle } from '../io/file-io.js'
+import type { FileHandle, SyncHelper } from '../io/file-io.js'
 import { ioError } from './io-errors.js'
 import { NodeCache } from './node-cache.js'
 
@@ -25,6 +25,9 @@ export class Store {
   /** The file's size as this writer left it: `end` plus the zeros of its reserve (FORMAT.md §8). */
   private fileEnd: number
   private poisoned: CambiumError | undefined
+  /** Where the running background fdatasync began (syncBehind), or -1 */
+  private behindAt = -1
+  private helper: SyncHelper | undefined
   /** The nodes the last commit wrote, in array form (made on demand), if it wrote few (see
    *  RECENT_MAX): the writer's next transaction copies them instead of unpacking them. Immutable. */
   recent = new Map<number, () => TreeNode>()
@@ -203,6 +206,7 @@ export class Store {
   /** Cuts the reserve's zeros off (a clean close leaves the file ending at its last commit). */
   dropReserve(): void {
     if (this.fileEnd === this.end || this.poisoned !== undefined) return
+    this.settleSync(true)
     try {
       this.handle.truncate(this.end)
       this.handle.sync()
@@ -210,6 +214,30 @@ export class Store {
       throw ioError(e, 'cutting the reserved zeros on close', this.path)
     }
     this.fileEnd = this.end
+  }
+
+  /**
+   * Starts an fdatasync of everything appended so far on the file layer's sync helper, if it
+   * has one and none is running. Commits go on meanwhile; once it has finished, settleSync()
+   * lets later commits claim where it began as syncedUpTo.
+   */
+  syncBehind(): void {
+    if (this.behindAt >= 0 || this.poisoned !== undefined) return
+    this.helper ??= this.handle.syncHelper?.()
+    if (this.helper === undefined) return
+    this.behindAt = this.end
+    this.helper.start()
+  }
+
+  /** If a background fdatasync has finished (with `wait`, once it has), takes its result:
+   *  syncedUpTo moves to where it began, or a failure poisons the store as a failed fsync does. */
+  settleSync(wait: boolean): void {
+    if (this.behindAt < 0 || (!wait && this.helper!.running)) return
+    const e = this.helper!.finish()
+    const at = this.behindAt
+    this.behindAt = -1
+    if (e !== undefined) this.poison(e, 'fsync')
+    if (at > this.syncedUpTo) this.syncedUpTo = at
   }
 
   /** Drops everything appended at or after `offset` (an aborted commit). */
@@ -223,10 +251,15 @@ export class Store {
     }
     this.end = offset
     if (this.syncedUpTo > offset) this.syncedUpTo = offset
+    // A background fdatasync vouches only for bytes still there.
+    if (this.behindAt > offset) this.behindAt = offset
   }
 
   sync(): void {
     this.checkWritable()
+    // First a background one's result: if it failed, this fsync may not be told (the kernel
+    // reports a writeback error once).
+    this.settleSync(true)
     try {
       this.handle.sync()
     } catch (e) {

@@ -6,7 +6,9 @@
  *     tore any of its nodes (in any order) loses the whole commit and nothing else;
  *   - when the bytes since the last fsync would pass RECOVERY_WINDOW, the nodes are synced
  *     first, then the record is written and synced, so recovery never reads more than that.
- * With durability 'none' the final fdatasync is skipped.
+ * With durability 'none' the final fdatasync is skipped, and once half the window is unsynced
+ * an fdatasync starts on the file layer's helper thread; a later commit claims the point
+ * where it began as its syncedUpTo only after it has succeeded (Store.settleSync).
  * With the `preallocate` option, a durable small commit that would grow the file writes that many
  * zeros after itself in the same write (FORMAT.md §8, "Reserve"): the next commits overwrite
  * synced zeros, so their fdatasyncs need not also journal a new file size.
@@ -97,10 +99,15 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     ptr = req.root === null ? null : serializeTree(ctx, req.root)
   }
   try {
+    if (!s.durable) store.settleSync(false)
     if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
-      if (w.pos > 0) store.append(w.result())
-      store.sync()
-      w.pos = 0
+      // A background fdatasync that began late enough is waited for instead of a new one.
+      if (!s.durable) store.settleSync(true)
+      if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
+        if (w.pos > 0) store.append(w.result())
+        store.sync()
+        w.pos = 0
+      }
     }
     const commit: CommitRecord = {
       version: head.commit.version + 1,
@@ -129,6 +136,9 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     }
     store.append(w.result(), zeros)
     if (s.durable) store.sync()
+    // Half a window unsynced: the file layer's helper thread (if any) fsyncs it while the
+    // next commits are made, so that the window's end usually finds it done.
+    else if (store.end - store.syncedUpTo > RECOVERY_WINDOW / 2) store.syncBehind()
     for (const [o, node] of written) store.remember(o, node)
     store.recent = nodes <= RECENT_MAX ? recent : new Map()
     return { commit, offset }

@@ -1,0 +1,144 @@
+/**
+ * The writer's background fdatasync (src/io/sync-thread.ts, Store.syncBehind/settleSync):
+ *   - the sync thread itself: it syncs, reports a failure with its errno code, and stops;
+ *   - with durability 'none' on the real file layer, commits claim the points where
+ *     background syncs began (a syncedUpTo below their own offset that is the end of an
+ *     earlier commit), while every commit still keeps [syncedUpTo, commit) within the
+ *     recovery window (FORMAT.md §9, rule 9), and the file reopens whole;
+ *   - a background sync that fails poisons the handle at the next commit (ERR_IO): the
+ *     kernel reports a writeback error to one fsync only, so it must not be lost.
+ * The simulated file layer has no sync helper, so the crash and fault tests run the
+ * synchronous path; these run against the real one.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RECOVERY_WINDOW } from '../../src/format/constants.js'
+import { CambiumError, open } from '../../src/index.js'
+import type { FileHandle, FileIO, SyncHelper } from '../../src/io/file-io.js'
+import { realFileIO } from '../../src/io/real-file-io.js'
+import { SyncThread } from '../../src/io/sync-thread.js'
+
+let dir: string
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-syncthread-'))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** Every commit record in the file: its offset, end and syncedUpTo (FORMAT.md §3, §4, §6). */
+function commits(file: string): { at: number; end: number; synced: number }[] {
+  const b = fs.readFileSync(file)
+  const out: { at: number; end: number; synced: number }[] = []
+  for (let p = 64; p + 10 <= b.length; ) {
+    const len = b.readUInt32LE(p)
+    if (b[p + 4] === 4) out.push({ at: p, end: p + len + 10, synced: Number(b.readBigUInt64LE(p + 6 + 64)) })
+    p += len + 10
+  }
+  return out
+}
+
+/** ~24 MiB in commits of 64 values of 1,000 bytes (inline: under the out-of-line limit). */
+function fill(db: ReturnType<typeof open>, from: number, commitsToMake: number): void {
+  const value = Buffer.alloc(1000, 7)
+  for (let c = 0; c < commitsToMake; c++) {
+    db.batch(Array.from({ length: 64 }, (_, i) => ({ type: 'put' as const, key: Buffer.from(`k${String(from + c * 64 + i).padStart(9, '0')}`), value })))
+  }
+}
+
+describe('sync thread', () => {
+  it('syncs, reports a failed fdatasync with its errno code, and stops', () => {
+    const file = path.join(dir, 'plain')
+    const fd = fs.openSync(file, 'w+')
+    const t = new SyncThread(fd)
+    fs.writeSync(fd, Buffer.alloc(1 << 20, 1))
+    t.start()
+    expect(t.finish()).toBeUndefined()
+    expect(t.running).toBe(false)
+    fs.writeSync(fd, Buffer.alloc(1 << 20, 2))
+    t.start()
+    expect(t.finish()).toBeUndefined()
+    t.stop()
+    fs.closeSync(fd)
+
+    // A descriptor number no process has open: fdatasync fails with EBADF on the thread.
+    const bad = new SyncThread(0x3fffffff)
+    bad.start()
+    const e = bad.finish()
+    expect((e as NodeJS.ErrnoException | undefined)?.code).toBe('EBADF')
+    bad.stop()
+  })
+})
+
+describe("durability 'none' syncs in the background", () => {
+  it('commits claim background syncs, stay within the recovery window, and the file reopens whole', () => {
+    const file = path.join(dir, 'bg.cambium')
+    const db = open(file, { durability: 'none' })
+    fill(db, 0, 360)
+    const count = db.count()
+    db.close()
+    const cs = commits(file)
+    expect(cs.length).toBe(361)
+    const ends = new Set(cs.map((c) => c.end))
+    for (const c of cs) expect(c.at - c.synced).toBeLessThanOrEqual(RECOVERY_WINDOW)
+    // Claimed from a background sync: below the commit's own offset, at an earlier commit's end.
+    const claimed = cs.filter((c) => c.synced < c.at && c.synced > 64 && ends.has(c.synced))
+    expect(claimed.length).toBeGreaterThan(cs.length / 2)
+    const again = open(file)
+    expect(again.count()).toBe(count)
+    expect(again.recovery.tornBytes).toBe(0)
+    again.close()
+  })
+
+  it('a background fdatasync that fails poisons the handle at the next commit (ERR_IO)', () => {
+    let failNext = false
+    let helpers = 0
+    const io: FileIO = {
+      ...realFileIO,
+      open(p, mode) {
+        const h = realFileIO.open(p, mode)
+        const w: FileHandle = {
+          read: (b, pos) => h.read(b, pos),
+          write: (b, pos) => h.write(b, pos),
+          sync: () => h.sync(),
+          truncate: (n) => h.truncate(n),
+          size: () => h.size(),
+          close: () => h.close(),
+          syncHelper: () => {
+            const real = h.syncHelper!()!
+            helpers++
+            const helper: SyncHelper = {
+              start: () => real.start(),
+              get running() {
+                return real.running
+              },
+              finish: () => {
+                const e = real.finish()
+                return failNext ? Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }) : e
+              },
+            }
+            return helper
+          },
+        }
+        return w
+      },
+    }
+    const file = path.join(dir, 'bgfail.cambium')
+    const db = open(file, { durability: 'none', fileIO: io })
+    fill(db, 0, 100) // past half a window: a background sync has started
+    expect(helpers).toBe(1)
+    const before = db.count()
+    failNext = true
+    let err: unknown
+    try {
+      fill(db, 100_000, 400)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(CambiumError)
+    expect((err as CambiumError).code).toBe('ERR_IO')
+    expect(() => db.put(Buffer.from('after'), Buffer.from('x'))).toThrow(/fsync failed/)
+    expect(db.count()).toBeGreaterThanOrEqual(before)
+    db.close()
+  })
+})
