@@ -61,11 +61,22 @@ function descend(store: Store, n: AnyNode, i: number): AnyNode {
   return atHeight(store, store.cache.get(offset) ?? store.load(packedChild(n, i)), n.height - 1, offset)
 }
 
-/** The value stored under `key`, or undefined. */
+/** The value stored under `key`, or undefined. An inline value may be a view of a reused
+ *  read buffer (Store.lookupUncached): copy it before the store reads again. */
 export function lookup(store: Store, root: Ref | null, height: number, key: Uint8Array): StoredValue | undefined {
   if (root === null) return undefined
   let n = rootNode(store, root, height)
-  while (n.height > 1) n = descend(store, n, bound(n, key, true))
+  while (n.height > 2) n = descend(store, n, bound(n, key, true))
+  if (n.height === 2) {
+    if (!(n instanceof PackedNode)) n = descend(store, n, bound(n, key, true))
+    else {
+      const i = packedBound(n, key, true)
+      const offset = packedChildOffset(n, i)
+      const leaf = store.cache.get(offset)
+      if (leaf === undefined && !store.cache.admit(offset)) return store.lookupUncached(packedChild(n, i), key)
+      n = atHeight(store, leaf ?? store.load(packedChild(n, i)), 1, offset)
+    }
+  }
   if (n instanceof PackedNode) {
     const i = packedBound(n, key, false)
     return i < n.size && packedKeyEquals(n, i, key) ? packedValue(n, i) : undefined

@@ -74,7 +74,7 @@ function headOf(b: Uint8Array, at: number, end: number): number {
 }
 
 /** Bytewise order of a[as, ae) and b[bs, be). */
-function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+export function compareRange(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
   const la = ae - as
   const lb = be - bs
   const n = la < lb ? la : lb

@@ -29,11 +29,35 @@ export class NodeCache {
   private old = new Map<number, PackedNode>()
   private youngBytes = 0
   private oldBytes = 0
+  /** Offsets admit() refused lately, in two generations like the nodes: about as many as the
+   *  cache holds nodes of ~1 KiB. */
+  private seen = new Set<number>()
+  private seenBefore = new Set<number>()
+  private readonly seenMax: number
 
   constructor(
     readonly capacity: number,
     private readonly arena: Arena,
-  ) {}
+  ) {
+    this.seenMax = Math.max(64, Math.floor(capacity / 2048))
+  }
+
+  /**
+   * Whether a point read should cache a leaf the cache does not hold: only if one asked for
+   * it lately. A leaf read once is then searched where it was read, without packing it or
+   * pushing out a node that is read again; with random reads over a file many times the
+   * cache, most reads are such, and a leaf read twice soon is kept.
+   */
+  admit(offset: number): boolean {
+    const k = keyOf(offset)
+    if (this.seen.has(k) || this.seenBefore.has(k)) return true
+    if (this.seen.size >= this.seenMax) {
+      this.seenBefore = this.seen
+      this.seen = new Set()
+    }
+    this.seen.add(k)
+    return false
+  }
 
   get(offset: number): PackedNode | undefined {
     const k = keyOf(offset)
@@ -76,6 +100,8 @@ export class NodeCache {
   clear(): void {
     this.young = new Map()
     this.old = new Map()
+    this.seen = new Set()
+    this.seenBefore = new Set()
     this.youngBytes = this.oldBytes = 0
   }
 

@@ -7,7 +7,8 @@ import { CambiumError, corrupt } from '../errors.js'
 import { copyOf, DecodeError, readU32 } from '../format/bytes.js'
 import { crc32 } from '../format/checksum.js'
 import { KIND_BRANCH, KIND_LEAF, KIND_VALUE, RECORD_HEADER_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
-import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type TreeNode, type ValueRef } from '../format/node-codec.js'
+import { scanLeaf } from '../format/leaf-scan.js'
+import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type StoredValue, type TreeNode, type ValueRef } from '../format/node-codec.js'
 import { Arena, packBranch, packLeaf, type PackedNode } from '../format/packed-node.js'
 import type { FileHandle, SyncHelper } from '../io/file-io.js'
 import { ioError } from './io-errors.js'
@@ -131,6 +132,15 @@ export class Store {
   private pack(p: ChildPointer, arena: Arena): PackedNode {
     const { kind, body } = this.readNode(p, false)
     return this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, arena) : packBranch(body, p.offset, arena)))
+  }
+
+  /** The value under `key` in the leaf `p` names, searched where it was read, without caching
+   *  the leaf (see NodeCache.admit); an inline value is a view of a reused buffer, valid only
+   *  until the next read. */
+  lookupUncached(p: ChildPointer, key: Uint8Array): StoredValue | undefined {
+    const { kind, body } = this.readNode(p, false)
+    if (kind !== KIND_LEAF) throw corrupt('branch where a leaf was expected', p.offset, this.path)
+    return this.guard(p.offset, () => scanLeaf(body, p.offset, key))
   }
 
   /** The node a pointer names, decoded into arrays, bypassing the cache (bulk copies). */

@@ -1,13 +1,16 @@
 /**
  * Packed nodes (src/format/packed-node.ts) against the array decoders and array binary
  * searches: same keys, values, children, same search answers for any probe, including
- * probes around the common prefix and keys that end inside a head's four bytes.
+ * probes around the common prefix and keys that end inside a head's four bytes. The leaf
+ * scanner (src/format/leaf-scan.ts) must give the same value for every probe and refuse what
+ * packing refuses.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { lowerBound, upperBound } from '../../src/btree/search.js'
 import { ByteWriter, compareBytes } from '../../src/format/bytes.js'
 import { RECORD_HEADER_SIZE } from '../../src/format/constants.js'
+import { scanLeaf } from '../../src/format/leaf-scan.js'
 import { decodeBranch, decodeLeaf, encodeBranch, encodeLeaf, type ChildPointer, type StoredValue } from '../../src/format/node-codec.js'
 import {
   Arena,
@@ -79,6 +82,10 @@ describe('packed nodes', () => {
           }
         }
         expect(unpack(p, 3)).toEqual({ ...d, edit: 3 })
+        for (const q of [...probes, ...keys]) {
+          const i = lowerBound(keys, q)
+          expect(scanLeaf(b, OFFSET, q)).toEqual(i < keys.length && compareBytes(keys[i]!, q) === 0 ? d.values[i] : undefined)
+        }
       }),
       { numRuns: 300, seed: 11 },
     )
@@ -117,5 +124,14 @@ describe('packed nodes', () => {
     encodeLeaf(swapped, [keys[1]!, keys[0]!], [Uint8Array.of(1), Uint8Array.of(2)])
     expect(() => packLeaf(body(swapped, 0), OFFSET, new Arena())).toThrow(/out of order/)
     expect(() => packLeaf(b.subarray(0, b.length - 1), OFFSET, new Arena())).toThrow()
+    // The scanner checks the whole leaf, also past the key it finds.
+    expect(() => scanLeaf(b, 400, keys[0]!)).toThrow(/points forward/)
+    expect(() => scanLeaf(body(swapped, 0), OFFSET, keys[1]!)).toThrow(/out of order/)
+    expect(() => scanLeaf(b.subarray(0, b.length - 1), OFFSET, keys[0]!)).toThrow()
+    expect(() => scanLeaf(Buffer.concat([b, Uint8Array.of(0)]), OFFSET, keys[0]!)).toThrow(/trailing/)
+    const flagged = b.slice()
+    flagged[3] = 0x80 // entry 0's flags (count u16, prefix length 0)
+    expect(() => scanLeaf(flagged, OFFSET, keys[1]!)).toThrow(/unknown entry flags/)
+    expect(() => packLeaf(flagged, OFFSET, new Arena())).toThrow(/unknown entry flags/)
   })
 })
