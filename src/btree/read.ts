@@ -7,6 +7,7 @@ import { compareBytes, putBytes } from '../format/bytes.js'
 import { MAX_TREE_HEIGHT } from '../format/constants.js'
 import { isPointer, isValueRef, type BranchNode, type LeafNode, type Ref, type StoredValue, type TreeNode } from '../format/node-codec.js'
 import {
+  Arena,
   packedBound,
   packedChild,
   packedChildCount,
@@ -116,6 +117,10 @@ function compareEntry(leaf: AnyNode, i: number, key: Uint8Array): number {
 
 const allocBuffer = (n: number): Buffer => Buffer.allocUnsafe(n)
 
+/** A cursor's scratch slab: a default 1 KiB leaf and its index fit several times over
+ *  (a bigger one gets a slab of its own size). */
+const CURSOR_SLAB = 8 << 10
+
 /**
  * An ordered walk over the entries within bounds (or in reverse), reading nodes as it goes:
  * next() moves to the next entry and says whether there is one; key() and value() read it.
@@ -127,6 +132,8 @@ export class Cursor {
   private readonly path: AnyNode[] = []
   private readonly idx: number[] = []
   private leaf: AnyNode | undefined
+  /** where a leaf the cache does not take (NodeCache.admit) is packed, over the last one */
+  private scratch: Arena | undefined
   private i = 0
   private started = false
 
@@ -148,11 +155,26 @@ export class Cursor {
       const idx = seek === undefined ? (reverse ? childCount(n) - 1 : 0) : bound(n, seek.key, true)
       this.path.push(n)
       this.idx.push(idx)
-      n = descend(this.store, n, idx)
+      n = this.child(n, idx)
     }
     this.leaf = n
     if (reverse) this.i = (upper === undefined ? keyCount(n) : bound(n, upper.key, upper.inclusive)) - 1
     else this.i = lower === undefined ? 0 : bound(n, lower.key, !lower.inclusive)
+  }
+
+  /** Child i of branch n. A leaf the cache neither holds nor admits is packed into this
+   *  cursor's scratch arena, over the one before: a scan reads each leaf once, and caching
+   *  them would only push out the nodes that are read again. */
+  private child(n: AnyNode, i: number): AnyNode {
+    if (n.height !== 2 || !(n instanceof PackedNode)) return descend(this.store, n, i)
+    const offset = packedChildOffset(n, i)
+    const store = this.store
+    const cached = store.cache.get(offset)
+    if (cached !== undefined) return atHeight(store, cached, 1, offset)
+    if (store.cache.admit(offset)) return atHeight(store, store.load(packedChild(n, i)), 1, offset)
+    this.scratch ??= new Arena(CURSOR_SLAB)
+    this.scratch.reset()
+    return atHeight(store, store.peek(packedChild(n, i), this.scratch), 1, offset)
   }
 
   /** Moves to the next leaf (or the previous one, in reverse); false at the end of the tree. */
@@ -164,12 +186,12 @@ export class Cursor {
     path.length = top + 1
     idx.length = top + 1
     idx[top]! += reverse ? -1 : 1
-    let m = descend(this.store, path[top]!, idx[top]!)
+    let m = this.child(path[top]!, idx[top]!)
     while (m.height > 1) {
       const j = reverse ? childCount(m) - 1 : 0
       path.push(m)
       idx.push(j)
-      m = descend(this.store, m, j)
+      m = this.child(m, j)
     }
     this.leaf = m
     this.i = reverse ? keyCount(m) - 1 : 0

@@ -129,6 +129,12 @@ export class Arena {
     return at
   }
 
+  /** Takes from the start of the current slab again: for an arena whose nodes are dead (a
+   *  cursor's one leaf at a time), so that it allocates nothing more. */
+  reset(): void {
+    this.used = 0
+  }
+
   /** The slab the last take() reserved from, as bytes. */
   get bytes(): Uint8Array {
     return this.slabBytes

@@ -1,7 +1,9 @@
 /**
  * The iterator range(), keys() and values() return (db/read-api.ts EntryIterator) behaves as
  * the generators it replaced: it sees the version current when it was made, stays done once
- * it ends, throws or is returned, and inherits %IteratorPrototype%.
+ * it ends, throws or is returned, and inherits %IteratorPrototype%. Iterators that walk
+ * leaves the cache does not take (each packs them into its own scratch space, over the last
+ * one) see the right entries however they interleave.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -50,6 +52,31 @@ describe('range iterators', () => {
       expect(err).toBeInstanceOf(CambiumError)
       expect((err as CambiumError).code).toBe('ERR_CLOSED')
       expect(live.next()).toEqual({ value: undefined, done: true }) // done once it threw
+    } finally {
+      db.close()
+    }
+  })
+
+  it('interleaved walks over leaves read without caching see their own entries', () => {
+    const file = path.join(dir, 'b.cambium')
+    const keys = Array.from({ length: 3000 }, (_, i) => `k${String(i).padStart(5, '0')}`)
+    const w = open(file, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    w.batch(keys.map((k) => ({ type: 'put' as const, key: k, value: `v${k}` })))
+    w.close()
+    // A fresh handle: every leaf is read for the first time, so none is cached (NodeCache.admit).
+    const db = open(file, { readOnly: true, keyEncoding: 'utf8', valueEncoding: 'utf8' })
+    try {
+      const fwd = db.range()
+      const back = db.range({ reverse: true })
+      const mid = db.keys({ gte: 'k01500' })
+      for (let i = 0; i < keys.length; i++) {
+        expect(fwd.next().value).toEqual([keys[i], `v${keys[i]}`])
+        expect(back.next().value).toEqual([keys[keys.length - 1 - i], `v${keys[keys.length - 1 - i]}`])
+        if (1500 + i < keys.length) expect(mid.next().value).toBe(keys[1500 + i])
+      }
+      expect(fwd.next().done).toBe(true)
+      expect(back.next().done).toBe(true)
+      expect([...db.keys()]).toEqual(keys) // the leaves read twice now are cached: the same answer
     } finally {
       db.close()
     }
