@@ -34,6 +34,8 @@ export class NodeCache {
   private seen = new Set<number>()
   private seenBefore = new Set<number>()
   private readonly seenMax: number
+  /** Whether a node has been dropped to make room: until then every node is welcome. */
+  private full = false
 
   constructor(
     readonly capacity: number,
@@ -43,12 +45,15 @@ export class NodeCache {
   }
 
   /**
-   * Whether a point read should cache a leaf the cache does not hold: only if one asked for
-   * it lately. A leaf read once is then searched where it was read, without packing it or
-   * pushing out a node that is read again; with random reads over a file many times the
-   * cache, most reads are such, and a leaf read twice soon is kept.
+   * Whether a reader should cache a leaf the cache does not hold: while the cache has never
+   * had to drop a node, yes (a cache as big as the file keeps all it reads, a scan warms a
+   * cold one); after that, only if one asked for it lately. A leaf read once is then used
+   * where it was read (searched in place, or packed into a cursor's scratch space) without
+   * pushing out nodes that are read again: with random reads over a file many times the
+   * cache most reads are such, and a full scan reads every leaf once.
    */
   admit(offset: number): boolean {
+    if (!this.full) return true
     const k = keyOf(offset)
     if (this.seen.has(k) || this.seenBefore.has(k)) return true
     if (this.seen.size >= this.seenMax) {
@@ -88,6 +93,7 @@ export class NodeCache {
   private add(k: number, node: PackedNode, size: number): void {
     if (size * 2 > this.capacity) return
     if (this.youngBytes + size > this.capacity / 2) {
+      if (this.oldBytes > 0) this.full = true
       this.old = this.young
       this.oldBytes = this.youngBytes
       this.young = new Map()
@@ -102,6 +108,7 @@ export class NodeCache {
     this.old = new Map()
     this.seen = new Set()
     this.seenBefore = new Set()
+    this.full = false
     this.youngBytes = this.oldBytes = 0
   }
 
