@@ -13,8 +13,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CambiumError, open } from '../../src/index.js'
-import type { FileHandle, FileIO } from '../../src/io/file-io.js'
-import { realFileIO } from '../../src/io/real-file-io.js'
+import type { FileIO } from '../../src/io/file-io.js'
+import { wrapRealIO } from '../helpers/wrap-io.js'
 
 let dir: string
 beforeAll(() => {
@@ -26,30 +26,17 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 function wrapped(fail: boolean): { io: FileIO; calls: () => number; closedSoon: () => number } {
   let calls = 0
   let closedSoon = 0
-  const io: FileIO = {
-    ...realFileIO,
-    open(p, mode) {
-      const h = realFileIO.open(p, mode)
-      const w: FileHandle = {
-        read: (b, pos) => h.read(b, pos),
-        write: (b, pos) => h.write(b, pos),
-        sync: () => h.sync(),
-        truncate: (n) => h.truncate(n),
-        size: () => h.size(),
-        close: () => h.close(),
-        closeSoon: () => {
-          closedSoon++
-          h.closeSoon!()
-        },
-        syncAsync: async () => {
-          calls++
-          if (fail) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
-          await h.syncAsync!()
-        },
-      }
-      return w
+  const io = wrapRealIO((h) => ({
+    closeSoon: () => {
+      closedSoon++
+      h.closeSoon!()
     },
-  }
+    syncAsync: async () => {
+      calls++
+      if (fail) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
+      await h.syncAsync!()
+    },
+  }))
   return { io, calls: () => calls, closedSoon: () => closedSoon }
 }
 

@@ -16,9 +16,9 @@ import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RECOVERY_WINDOW } from '../../src/format/constants.js'
 import { CambiumError, open } from '../../src/index.js'
-import type { FileHandle, FileIO, SyncHelper } from '../../src/io/file-io.js'
-import { realFileIO } from '../../src/io/real-file-io.js'
+import type { SyncHelper } from '../../src/io/file-io.js'
 import { SyncThread } from '../../src/io/sync-thread.js'
+import { wrapRealIO } from '../helpers/wrap-io.js'
 
 let dir: string
 beforeAll(() => {
@@ -93,36 +93,23 @@ describe("durability 'none' syncs in the background", () => {
   it('a background fdatasync that fails poisons the handle at the next commit (ERR_IO)', () => {
     let failNext = false
     let helpers = 0
-    const io: FileIO = {
-      ...realFileIO,
-      open(p, mode) {
-        const h = realFileIO.open(p, mode)
-        const w: FileHandle = {
-          read: (b, pos) => h.read(b, pos),
-          write: (b, pos) => h.write(b, pos),
-          sync: () => h.sync(),
-          truncate: (n) => h.truncate(n),
-          size: () => h.size(),
-          close: () => h.close(),
-          syncHelper: () => {
-            const real = h.syncHelper!()!
-            helpers++
-            const helper: SyncHelper = {
-              start: () => real.start(),
-              get running() {
-                return real.running
-              },
-              finish: () => {
-                const e = real.finish()
-                return failNext ? Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }) : e
-              },
-            }
-            return helper
+    const io = wrapRealIO((h) => ({
+      syncHelper: () => {
+        const real = h.syncHelper!()!
+        helpers++
+        const helper: SyncHelper = {
+          start: () => real.start(),
+          get running() {
+            return real.running
+          },
+          finish: () => {
+            const e = real.finish()
+            return failNext ? Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }) : e
           },
         }
-        return w
+        return helper
       },
-    }
+    }))
     const file = path.join(dir, 'bgfail.cambium')
     const db = open(file, { durability: 'none', fileIO: io })
     fill(db, 0, 100) // past half a window: a background sync has started
