@@ -62,20 +62,27 @@ function descend(store: Store, n: AnyNode, i: number): AnyNode {
   return atHeight(store, store.cache.get(offset) ?? store.load(packedChild(n, i)), n.height - 1, offset)
 }
 
+/** Leaf child i of a packed branch of height 2, from the cache or read and cached if the
+ *  cache admits it (NodeCache.admit); undefined if the caller is to read it uncached. */
+function admittedLeaf(store: Store, n: PackedNode, i: number): PackedNode | undefined {
+  const offset = packedChildOffset(n, i)
+  const cached = store.cache.get(offset)
+  if (cached !== undefined) return atHeight(store, cached, 1, offset)
+  return store.cache.admit(offset) ? atHeight(store, store.load(packedChild(n, i)), 1, offset) : undefined
+}
+
 /** The value stored under `key`, or undefined. An inline value may be a view of a reused
  *  read buffer (Store.lookupUncached): copy it before the store reads again. */
 export function lookup(store: Store, root: Ref | null, height: number, key: Uint8Array): StoredValue | undefined {
   if (root === null) return undefined
   let n = rootNode(store, root, height)
-  while (n.height > 2) n = descend(store, n, bound(n, key, true))
-  if (n.height === 2) {
-    if (!(n instanceof PackedNode)) n = descend(store, n, bound(n, key, true))
+  while (n.height > 1) {
+    const i = bound(n, key, true)
+    if (n.height !== 2 || !(n instanceof PackedNode)) n = descend(store, n, i)
     else {
-      const i = packedBound(n, key, true)
-      const offset = packedChildOffset(n, i)
-      const leaf = store.cache.get(offset)
-      if (leaf === undefined && !store.cache.admit(offset)) return store.lookupUncached(packedChild(n, i), key)
-      n = atHeight(store, leaf ?? store.load(packedChild(n, i)), 1, offset)
+      const leaf = admittedLeaf(store, n, i)
+      if (leaf === undefined) return store.lookupUncached(packedChild(n, i), key)
+      n = leaf
     }
   }
   if (n instanceof PackedNode) {
@@ -167,14 +174,12 @@ export class Cursor {
    *  them would only push out the nodes that are read again. */
   private child(n: AnyNode, i: number): AnyNode {
     if (n.height !== 2 || !(n instanceof PackedNode)) return descend(this.store, n, i)
-    const offset = packedChildOffset(n, i)
-    const store = this.store
-    const cached = store.cache.get(offset)
-    if (cached !== undefined) return atHeight(store, cached, 1, offset)
-    if (store.cache.admit(offset)) return atHeight(store, store.load(packedChild(n, i)), 1, offset)
+    const leaf = admittedLeaf(this.store, n, i)
+    if (leaf !== undefined) return leaf
     this.scratch ??= new Arena(CURSOR_SLAB)
     this.scratch.reset()
-    return atHeight(store, store.peek(packedChild(n, i), this.scratch), 1, offset)
+    const p = packedChild(n, i)
+    return atHeight(this.store, this.store.pack(p, this.scratch), 1, p.offset)
   }
 
   /** Moves to the next leaf (or the previous one, in reverse); false at the end of the tree. */

@@ -20,9 +20,8 @@ export function scanLeaf(body: Uint8Array, offset: number, key: Uint8Array): Sto
   const p = r.varint()
   const prefixAt = r.pos
   r.skip(p)
-  // Where key stands against the prefix: < 0 below every entry, > 0 above, 0 shares it.
-  let side = 0
-  for (let j = 0; j < p && side === 0; j++) side = j >= key.length ? -1 : key[j]! - body[prefixAt + j]!
+  // Only a key that starts with the leaf's prefix can be in it.
+  const sharesPrefix = key.length >= p && compareRange(body, prefixAt, prefixAt + p, key, 0, p) === 0
   let found: StoredValue | undefined
   let prevAt = -1
   let prevLen = 0
@@ -35,7 +34,7 @@ export function scanLeaf(body: Uint8Array, offset: number, key: Uint8Array): Sto
     if (prevAt >= 0 && compareRange(body, prevAt, prevAt + prevLen, body, at, at + len) >= 0) throw new NodeRuleError('keys out of order')
     prevAt = at
     prevLen = len
-    const hit = side === 0 && found === undefined && compareRange(body, at, at + len, key, p, key.length) === 0
+    const hit = sharesPrefix && found === undefined && compareRange(body, at, at + len, key, p, key.length) === 0
     if (flags & ENTRY_FLAG_OUT_OF_LINE) {
       const ptr = r.u48()
       if (ptr >= offset) throw new NodeRuleError('value pointer points forward')

@@ -94,8 +94,9 @@ const NO_WORDS = new Uint32Array(NO_SLAB)
  * Where packed nodes are placed: slabs of SLAB bytes, filled in order. One ArrayBuffer per
  * node would cost a zeroed allocation, a backing-store registration and GC bookkeeping each
  * (measured: ~40% of a bulk load's time in GC); a view per node would still be a heap
- * object to make, trace and copy, so nodes keep positions into the slab's two views. A slab lives as long as any node in it: the cache moves a node it keeps
- * using into the current slab (relocate), so old slabs die with the entries evicted.
+ * object to make, trace and copy, so nodes keep positions into the slab's two views. A slab
+ * lives as long as any node in it: the cache moves a node it keeps using into the current
+ * slab (relocate), so old slabs die with the entries evicted.
  */
 export class Arena {
   /** ~250 nodes of 1 KiB share one allocation, while a slab kept alive by a few straggling

@@ -129,7 +129,8 @@ export class Store {
     return this.cache.get(p.offset) ?? this.pack(p, arena)
   }
 
-  private pack(p: ChildPointer, arena: Arena): PackedNode {
+  /** Reads and checks the node a pointer names and packs it into `arena`, without the cache. */
+  pack(p: ChildPointer, arena: Arena): PackedNode {
     const { kind, body } = this.readNode(p, false)
     return this.guard(p.offset, () => (kind === KIND_LEAF ? packLeaf(body, p.offset, arena) : packBranch(body, p.offset, arena)))
   }

@@ -99,10 +99,10 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     ptr = req.root === null ? null : serializeTree(ctx, req.root)
   }
   try {
-    if (!s.durable) store.settleSync(false)
+    store.settleSync(false)
     if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
       // A background fdatasync that began late enough is waited for instead of a new one.
-      if (!s.durable) store.settleSync(true)
+      store.settleSync(true)
       if (base + w.pos + COMMIT_RECORD_SIZE - store.syncedUpTo > RECOVERY_WINDOW) {
         if (w.pos > 0) store.append(w.result())
         store.sync()
