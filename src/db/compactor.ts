@@ -7,22 +7,13 @@
  * Database (fsync, rename, directory fsync).
  */
 import { randomBytes } from 'node:crypto'
-import { CambiumError } from '../errors.js'
-import { ByteWriter } from '../format/bytes.js'
+import { corrupt } from '../errors.js'
+import { ByteWriter, putBytes, putU48, writeU32 } from '../format/bytes.js'
 import { encodeCommit, saltSeed, type CommitRecord } from '../format/commit-record.js'
-import { COMMIT_RECORD_SIZE, HEADER_SALT_SIZE, KIND_VALUE, RECORD_OVERHEAD } from '../format/constants.js'
+import { COMMIT_RECORD_SIZE, HEADER_SALT_SIZE, KIND_LEAF, KIND_VALUE, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { encodeHeader, newHeader } from '../format/header.js'
-import {
-  encodeBranch,
-  encodeLeaf,
-  isLeaf,
-  isPointer,
-  isValueRef,
-  type BranchNode,
-  type ChildPointer,
-  type StoredValue,
-  type TreeNode,
-} from '../format/node-codec.js'
+import { encodeBranch, isPointer, type BranchNode, type ChildPointer, type ValueRef } from '../format/node-codec.js'
+import { Arena, OUT_OF_LINE, packedValue } from '../format/packed-node.js'
 import { beginRecord, endRecord } from '../format/record.js'
 import type { FileHandle } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
@@ -37,9 +28,10 @@ const SYNC_EVERY = 8 << 20
 /** Nodes copied between two looks at the clock. */
 const CLOCK_EVERY = 64
 
+/** A branch being copied: its children are copied first, then it is written with their new pointers. */
 interface Frame {
   ptr: ChildPointer
-  node: TreeNode
+  node: BranchNode
   next: number
   ptrs: ChildPointer[]
 }
@@ -61,7 +53,9 @@ export class Compactor {
   private syncing: Promise<void> | undefined
   private syncFailure: unknown
   private readonly nodes = new Map<number, ChildPointer>()
-  private readonly values = new Map<number, { offset: number; crc: number; length: number }>()
+  private readonly values = new Map<number, ValueRef>()
+  /** where copyLeaf packs each leaf it reads (reset per leaf) */
+  private readonly scratch = new Arena()
   readonly copied: CopiedCommit[] = []
   private last: CommitRecord | undefined
   private lastOffset = 0
@@ -135,29 +129,39 @@ export class Compactor {
       return
     }
     this.root = undefined
-    this.stack = [{ ptr, node: this.source.decodeNode(ptr), next: 0, ptrs: [] }]
+    if (c.height === 1) this.root = this.copyLeaf(ptr)
+    else this.stack = [{ ptr, node: this.branch(ptr, c.height), next: 0, ptrs: [] }]
   }
 
-  /** One unit of the depth-first copy: descend into one child or write one node. */
+  /** The branch `ptr` names, decoded, checked to be at `height`. */
+  private branch(ptr: ChildPointer, height: number): BranchNode {
+    const node = this.source.decodeNode(ptr)
+    if (node.height !== height) throw corrupt(`node at height ${node.height} where ${height} was expected`, ptr.offset, this.path)
+    return node as BranchNode
+  }
+
+  /** One unit of the depth-first copy: copy one leaf, descend into one branch or write one. */
   private advance(): void {
     const f = this.stack[this.stack.length - 1]!
-    if (!isLeaf(f.node)) {
-      const b: BranchNode = f.node
-      while (f.next < b.children.length) {
-        const c = b.children[f.next]!
-        if (!isPointer(c)) throw new Error('compactor met an unwritten node')
-        const done = this.nodes.get(c.offset)
-        if (done === undefined) {
-          const child = this.source.decodeNode(c)
-          if (child.height !== b.height - 1) throw new CambiumError('ERR_CORRUPT', `${this.path}: node height mismatch below offset ${f.ptr.offset}`, { path: this.path, offset: c.offset })
-          this.stack.push({ ptr: c, node: child, next: 0, ptrs: [] })
-          return
-        }
+    const b = f.node
+    while (f.next < b.children.length) {
+      const c = b.children[f.next]!
+      if (!isPointer(c)) throw new Error('compactor met an unwritten node')
+      const done = this.nodes.get(c.offset)
+      if (done !== undefined) {
         f.ptrs.push(done)
         f.next++
+        continue
       }
+      if (b.height === 2) {
+        f.ptrs.push(this.copyLeaf(c))
+        f.next++
+        return
+      }
+      this.stack.push({ ptr: c, node: this.branch(c, b.height - 1), next: 0, ptrs: [] })
+      return
     }
-    const p = this.writeNode(f)
+    const p = this.writeBranch(f)
     this.nodes.set(f.ptr.offset, p)
     this.stack.pop()
     const parent = this.stack[this.stack.length - 1]
@@ -168,44 +172,75 @@ export class Compactor {
     }
   }
 
-  private writeNode(f: Frame): ChildPointer {
+  /**
+   * Copies the leaf `ptr` names as it is: its body holds no offsets but those of its
+   * out-of-line values, which are copied first (once each) and patched in, so the body is
+   * neither decoded nor re-encoded. Packing it (into a scratch slab reused per leaf) checks
+   * every rule a reader checks, as decoding did.
+   */
+  private copyLeaf(ptr: ChildPointer): ChildPointer {
+    this.scratch.reset()
+    const nd = this.source.pack(ptr, this.scratch)
+    if (nd.height !== 1) throw corrupt(`node at height ${nd.height} where 1 was expected`, ptr.offset, this.path)
     const w = this.w
     let bytes = 0
-    let crc: number
-    let start: number
-    let count: number
-    if (isLeaf(f.node)) {
-      const values: StoredValue[] = new Array(f.node.values.length)
-      for (let i = 0; i < values.length; i++) {
-        const v = f.node.values[i]!
-        if (isValueRef(v)) {
-          let ref = this.values.get(v.offset)
-          if (ref === undefined) {
-            const body = this.source.value(v)
-            const vs = w.pos
-            beginRecord(w, KIND_VALUE)
-            w.bytes(body)
-            ref = { offset: this.flushed + vs, crc: endRecord(w, vs), length: body.length }
-            this.values.set(v.offset, ref)
-            this.valuesCopied++
-          }
-          values[i] = ref
-          bytes += RECORD_OVERHEAD + ref.length
-        } else {
-          values[i] = v
-        }
+    let refs: ValueRef[] | undefined
+    for (let i = 0; i < nd.size; i++) {
+      if (nd.ix[nd.auxAt + 2 * i + 1] !== OUT_OF_LINE) continue
+      const ref = this.copyValue(packedValue(nd, i) as ValueRef)
+      ;(refs ??= []).push(ref)
+      bytes += RECORD_OVERHEAD + ref.length
+    }
+    const start = beginRecord(w, KIND_LEAF)
+    const bodyLength = nd.bodyEnd - nd.bodyAt
+    w.ensure(bodyLength)
+    const body = w.pos
+    w.pos = putBytes(w.buf, body, nd.bytes, nd.bodyAt, nd.bodyEnd)
+    if (refs !== undefined) {
+      let q = 0
+      for (let i = 0; i < nd.size; i++) {
+        if (nd.ix[nd.auxAt + 2 * i + 1] !== OUT_OF_LINE) continue
+        const at = body + nd.ix[nd.auxAt + 2 * i]! - nd.bodyAt
+        const ref = refs[q++]!
+        putU48(w.buf, at, ref.offset)
+        writeU32(w.buf, at + OFFSET_SIZE, ref.crc)
       }
-      start = w.pos
-      crc = encodeLeaf(w, f.node.keys, values)
-      count = f.node.keys.length
-    } else {
-      start = w.pos
-      crc = encodeBranch(w, f.node.height, f.node.keys, f.ptrs)
-      count = 0
-      for (const p of f.ptrs) {
-        count += p.count
-        bytes += p.bytes
-      }
+    }
+    const crc = endRecord(w, start)
+    const offset = this.flushed + start
+    bytes += w.pos - start
+    this.nodesCopied++
+    const copied = { offset, crc, count: nd.size, bytes }
+    this.nodes.set(ptr.offset, copied)
+    this.maybeFlush()
+    return copied
+  }
+
+  /** The value record `v` names, copied into the new file unless it already was. */
+  private copyValue(v: ValueRef): ValueRef {
+    let ref = this.values.get(v.offset)
+    if (ref === undefined) {
+      const body = this.source.value(v)
+      const w = this.w
+      const vs = w.pos
+      beginRecord(w, KIND_VALUE)
+      w.bytes(body)
+      ref = { offset: this.flushed + vs, crc: endRecord(w, vs), length: body.length }
+      this.values.set(v.offset, ref)
+      this.valuesCopied++
+    }
+    return ref
+  }
+
+  private writeBranch(f: Frame): ChildPointer {
+    const w = this.w
+    const start = w.pos
+    const crc = encodeBranch(w, f.node.height, f.node.keys, f.ptrs)
+    let count = 0
+    let bytes = 0
+    for (const p of f.ptrs) {
+      count += p.count
+      bytes += p.bytes
     }
     const offset = this.flushed + start
     bytes += w.pos - start
