@@ -58,17 +58,28 @@ function childCount(n: AnyNode): number {
  *  pointer object. */
 function descend(store: Store, n: AnyNode, i: number): AnyNode {
   if (!(n instanceof PackedNode)) return resolve(store, (n as BranchNode).children[i]!, n.height - 1)
-  const offset = packedChildOffset(n, i)
-  return atHeight(store, store.cache.get(offset) ?? store.load(packedChild(n, i)), n.height - 1, offset)
+  const child = store.cache.child(n, i)
+  if (child !== undefined) return childAt(store, n, i, child)
+  const loaded = store.load(packedChild(n, i))
+  store.cache.link(n, i, loaded)
+  return childAt(store, n, i, loaded)
+}
+
+/** `child`, the node child pointer i of `n` names, checked to sit one level below `n`. */
+function childAt(store: Store, n: PackedNode, i: number, child: PackedNode): PackedNode {
+  if (child.height !== n.height - 1) throw corrupt(`node at height ${child.height} where ${n.height - 1} was expected`, packedChildOffset(n, i), store.path)
+  return child
 }
 
 /** Leaf child i of a packed branch of height 2, from the cache or read and cached if the
  *  cache admits it (NodeCache.admit); undefined if the caller is to read it uncached. */
 function admittedLeaf(store: Store, n: PackedNode, i: number): PackedNode | undefined {
-  const offset = packedChildOffset(n, i)
-  const cached = store.cache.get(offset)
-  if (cached !== undefined) return atHeight(store, cached, 1, offset)
-  return store.cache.admit(offset) ? atHeight(store, store.load(packedChild(n, i)), 1, offset) : undefined
+  const cached = store.cache.child(n, i)
+  if (cached !== undefined) return childAt(store, n, i, cached)
+  if (!store.cache.admit(packedChildOffset(n, i))) return undefined
+  const loaded = store.load(packedChild(n, i))
+  store.cache.link(n, i, loaded)
+  return childAt(store, n, i, loaded)
 }
 
 /** The value stored under `key`, or undefined. An inline value may be a view of a reused

@@ -63,6 +63,13 @@ export class PackedNode {
     /** entries in the subtree */
     readonly count: number,
   ) {}
+
+  /** Set by the node cache (store/node-cache.ts) when it takes this node in: which of its
+   *  generations the node belongs to; -1 for a node no cache holds. */
+  epoch = -1
+  /** A cached branch's children as the cache last found them (NodeCache.child): kids[i] is
+   *  child i's node, valid while its epoch is the cache's current one. */
+  kids: (PackedNode | undefined)[] | undefined = undefined
 }
 
 function headOf(b: Uint8Array, at: number, end: number): number {

@@ -11,7 +11,7 @@
  * node itself (its size is recomputed from it when needed), keyed by a small integer where
  * possible (see keyOf).
  */
-import { packedSize, relocate, type Arena, type PackedNode } from '../format/packed-node.js'
+import { packedChildOffset, packedSize, relocate, type Arena, type PackedNode } from '../format/packed-node.js'
 
 /** 2^30: V8's small integers (Smis) are 31-bit, so offsets from here on are heap numbers,
  *  which a Map must hash as doubles and compare through a pointer. */
@@ -24,7 +24,13 @@ function keyOf(offset: number): number {
   return offset >= SMI_LIMIT && offset < 2 * SMI_LIMIT ? offset - 2 * SMI_LIMIT : offset
 }
 
+/** Generation numbers, unique across caches, so a node stamped by one cache never passes
+ *  for young in another. */
+let lastEpoch = 0
+
 export class NodeCache {
+  /** The young generation's number, stamped on each node it takes in (PackedNode.epoch). */
+  private epoch = ++lastEpoch
   private young = new Map<number, PackedNode>()
   private old = new Map<number, PackedNode>()
   private youngBytes = 0
@@ -64,6 +70,32 @@ export class NodeCache {
     return false
   }
 
+  /**
+   * Child i of the cached branch `parent`, if cached. A branch remembers the children it
+   * was last asked for (PackedNode.kids), which spares a Map lookup per tree level; a
+   * remembered child is used only while it is in the young generation, so it is exactly
+   * what get() would return. Only a young branch remembers, and only young children: a
+   * reference therefore always joins two nodes of one generation, which the cache holds
+   * for at most two rotations (a hit on an old node moves a copy, not the node, into the
+   * young one), so no reference keeps a dropped node or its slab alive longer than the
+   * cache itself would have.
+   */
+  child(parent: PackedNode, i: number): PackedNode | undefined {
+    const kids = parent.kids
+    if (kids !== undefined) {
+      const k = kids[i]
+      if (k !== undefined && k.epoch === this.epoch) return k
+    }
+    const node = this.get(packedChildOffset(parent, i))
+    if (node !== undefined) this.link(parent, i, node)
+    return node
+  }
+
+  /** Has the young branch `parent` remember `node` (young) as child i; see child(). */
+  link(parent: PackedNode, i: number, node: PackedNode): void {
+    if (parent.epoch === this.epoch && node.epoch === this.epoch) (parent.kids ??= new Array<PackedNode | undefined>(parent.size + 1))[i] = node
+  }
+
   get(offset: number): PackedNode | undefined {
     const k = keyOf(offset)
     const y = this.young.get(k)
@@ -98,12 +130,15 @@ export class NodeCache {
       this.oldBytes = this.youngBytes
       this.young = new Map()
       this.youngBytes = 0
+      this.epoch = ++lastEpoch
     }
+    node.epoch = this.epoch
     this.young.set(k, node)
     this.youngBytes += size
   }
 
   clear(): void {
+    this.epoch = ++lastEpoch
     this.young = new Map()
     this.old = new Map()
     this.seen = new Set()
