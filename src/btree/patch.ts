@@ -12,9 +12,9 @@
  * (test/model/patch.test.ts holds both paths to identical records.)
  */
 import { commonPrefixLength, MAX_VARINT_BYTES, putBytes, putVarint, varintSize } from '../format/bytes.js'
-import { KIND_BRANCH, KIND_LEAF, OFFSET_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
+import { KIND_BRANCH, KIND_LEAF, OFFSET_SIZE, RECORD_HEADER_SIZE, RECORD_OVERHEAD } from '../format/constants.js'
 import { putChildPointer, putLeafEntry, valueSizeInLeaf, type ValueRef } from '../format/node-codec.js'
-import { packedChildCount, packedCompare, type PackedNode } from '../format/packed-node.js'
+import { packedChildCount, packedCompare, repackBranch, type PackedNode } from '../format/packed-node.js'
 import {
   childPointerAt,
   childPointerEnd,
@@ -210,6 +210,7 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   at = putBytes(b, at, body, runFrom, bodyEnd)
   w.pos = at
   const crc = endRecord(w, start)
-  ctx.written(base + start, start, w.pos)
+  if (children === nc) ctx.written(base + start, start, w.pos, undefined, (arena) => repackBranch(nd, w.buf.subarray(start + RECORD_HEADER_SIZE, w.pos - 4), arena))
+  else ctx.written(base + start, start, w.pos)
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
 }

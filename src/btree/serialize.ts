@@ -6,6 +6,7 @@
 import type { ByteWriter } from '../format/bytes.js'
 import { KIND_VALUE, RECORD_OVERHEAD } from '../format/constants.js'
 import { beginRecord, endRecord } from '../format/record.js'
+import type { Arena, PackedNode } from '../format/packed-node.js'
 import {
   encodeBranch,
   encodeLeaf,
@@ -25,8 +26,8 @@ export interface SerializeContext {
   inlineMax: number
   /** called for each node record written, with where it is in w.buf, [start, end), and, if
    *  the writer has it at hand, a function that gives the node in its on-disk (immutable)
-   *  array form */
-  written(offset: number, start: number, end: number, node?: () => TreeNode): void
+   *  array form, and one that packs it into an arena more cheaply than parsing the record */
+  written(offset: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode): void
 }
 
 export function serializeTree(ctx: SerializeContext, root: Ref): ChildPointer {

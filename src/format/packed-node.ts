@@ -406,6 +406,39 @@ export function packedSize(nd: PackedNode): number {
   return ((nd.bodyEnd - nd.bodyAt + 3) & ~3) + 4 * indexLength(nd.height, nd.size) + 150
 }
 
+/**
+ * The packed form of `body`, a branch body that differs from `nd`'s only in its child
+ * pointers (as many children, the same prefix and separators), such as one the writer has
+ * just patched (btree/patch.ts). The pointers are found again; the separators, copied
+ * unchanged at the end of the body, keep their index entries, moved with them, instead of
+ * being parsed and checked again as packBranch would.
+ */
+export function repackBranch(nd: PackedNode, body: Uint8Array, arena: Arena): PackedNode {
+  const size = nd.size
+  const at = withIndex(body, indexLength(nd.height, size), arena)
+  const bytes = arena.bytes
+  const ix = arena.words
+  const ixAt = indexAt(at, body.length)
+  const auxAt = ixAt + 3 * size
+  const prefixAt = at + nd.prefixAt - nd.bodyAt
+  let pos = prefixAt + nd.prefixLen
+  let count = 0
+  for (let i = 0; i <= size; i++) {
+    ix[auxAt + i] = pos
+    pos += OFFSET_SIZE + 4
+    const c = varintAt(bytes, pos)
+    count += c
+    pos += varintSize(c)
+    while (bytes[pos++]! >= 0x80);
+  }
+  const d = at + body.length - nd.bodyEnd
+  const src = nd.ix
+  const from = nd.ixAt
+  for (let i = 0; i < 2 * size; i++) ix[ixAt + i] = src[from + i]! + d
+  for (let i = 2 * size; i < 3 * size; i++) ix[ixAt + i] = src[from + i]!
+  return new PackedNode(nd.height, bytes, at, at + body.length, size, prefixAt, nd.prefixLen, ix, ixAt, auxAt, count)
+}
+
 /** A packed copy of a whole node record (framing included) known to be well formed, such as
  *  one the writer just encoded. */
 export function packRecord(record: Uint8Array, offset: number, arena: Arena): PackedNode {

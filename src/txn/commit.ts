@@ -84,8 +84,8 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     nodeSize: req.puts?.nodeSize ?? 0,
     scratch: new Arena(SCRATCH_SLAB),
     height: req.height,
-    written: (o: number, start: number, end: number, node?: () => TreeNode) => {
-      const packed = packRecord(w.buf.subarray(start, end), o, store.arena)
+    written: (o: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode) => {
+      const packed = pack !== undefined ? pack(store.arena) : packRecord(w.buf.subarray(start, end), o, store.arena)
       if (++nodes <= RECENT_MAX) recent.set(o, node ?? (() => unpack(packed, 0)))
       written.push([o, packed])
     },

@@ -23,7 +23,9 @@ import {
   packedValue,
   packLeaf,
   relocate,
+  repackBranch,
   unpack,
+  type PackedNode,
 } from '../../src/format/packed-node.js'
 
 const newBytes = (n: number): Uint8Array => new Uint8Array(n)
@@ -110,6 +112,34 @@ describe('packed nodes', () => {
         }
       }),
       { numRuns: 300, seed: 12 },
+    )
+  })
+
+  it('a branch with child pointers replaced repacks as packBranch packs it', () => {
+    // Counts and byte totals of every varint size, so replaced pointers grow and shrink.
+    const sizeArb = fc.oneof(fc.integer({ min: 0, max: 127 }), fc.integer({ min: 128, max: 1 << 20 }), fc.integer({ min: 1 << 28, max: 2 ** 40 }))
+    const ptrArb = fc.record({ offset: fc.integer({ min: 64, max: OFFSET - 1 }), crc: fc.integer({ min: 0, max: 2 ** 32 - 1 }), count: sizeArb, bytes: sizeArb })
+    fc.assert(
+      fc.property(keysArb, fc.array(fc.option(ptrArb), { minLength: 41, maxLength: 41 }), (seps, replace) => {
+        const children: ChildPointer[] = [...seps, seps[0]!].map((_, i) => ({ offset: 64 + i * 1000, crc: i, count: i + 1, bytes: 40 * (i + 1) }))
+        const w = new ByteWriter()
+        encodeBranch(w, 2, seps, children)
+        const arena = new Arena()
+        const old = packBranch(body(w, 0), OFFSET, arena)
+        const next = children.map((c, i) => replace[i] ?? c)
+        const w2 = new ByteWriter()
+        encodeBranch(w2, 2, seps, next)
+        const b = body(w2, 0)
+        const fields = (p: PackedNode) => {
+          const ix = Array.from(p.ix.subarray(p.ixAt, p.ixAt + 4 * p.size + 1), (x) => x - p.bodyAt)
+          return { height: p.height, size: p.size, count: p.count, prefix: p.prefixAt - p.bodyAt, prefixLen: p.prefixLen, end: p.bodyEnd - p.bodyAt, aux: p.auxAt - p.ixAt, ix: ix.map((x, i) => (i >= 2 * p.size && i < 3 * p.size ? x + p.bodyAt : x)) }
+        }
+        const repacked = repackBranch(old, b, elsewhere())
+        expect(fields(repacked)).toEqual(fields(packBranch(b, OFFSET, new Arena())))
+        expect(Buffer.from(repacked.bytes.subarray(repacked.bodyAt, repacked.bodyEnd)).equals(b)).toBe(true)
+        for (let i = 0; i < next.length; i++) expect(packedChild(repacked, i)).toEqual(next[i])
+      }),
+      { numRuns: 300, seed: 13 },
     )
   })
 
