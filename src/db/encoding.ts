@@ -78,7 +78,13 @@ export function decode(b: Buffer, encoding: EncodingName): unknown {
  *  bytes encoded here from a string or JSON value are fresh already. */
 export function ownKey(x: unknown, encoding: EncodingName): Uint8Array {
   const b = encodeKey(x, encoding)
-  return b === x ? copyOf(b) : b
+  return b === x ? ownCopy(b) : b
+}
+
+/** A copy of the caller's bytes from Buffer's shared pool: a Uint8Array over 64 bytes would
+ *  be a zeroed allocation of its own (measured ~0.85 us for 100 bytes, against ~0.2 us). */
+function ownCopy(b: Uint8Array): Uint8Array {
+  return Buffer.from(b)
 }
 
 /**
@@ -104,5 +110,5 @@ export function ownAll(bytes: Uint8Array[], ops: readonly object[], field: 'key'
 /** As ownKey, for values. */
 export function ownValue(x: unknown, encoding: EncodingName): Uint8Array {
   const b = encodeValue(x, encoding)
-  return b === x ? copyOf(b) : b
+  return b === x ? ownCopy(b) : b
 }

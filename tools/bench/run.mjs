@@ -256,6 +256,7 @@ const machine = {
   node: process.version, kernel: release(), loadavgStart, loadavgEnd: loadavg().map((x) => +x.toFixed(2)), date: new Date().toISOString(),
 }
 const config = { quick, N, HB_N, SNAP_N, REAL_N, OVERWRITES, SORTED_SHARE, RUNS, PUTS_NOSYNC, PUTS_FSYNC, cambiumOpts: CAMBIUM_OPTS, namesInfo, elapsedSec: Math.round(elapsed), command: process.argv.slice(2).join(' ') }
+mkdirSync(args.out, { recursive: true })
 writeFileSync(join(args.out, 'results.json'), JSON.stringify({ machine, config, engines, results, skipped }, null, 2))
 writeReport({ dir: args.out, machine, config, engines, results, skipped, workloads })
 log(`done in ${(elapsed / 60).toFixed(1)} min: ${join(args.out, 'RESULTS.md')}`)
