@@ -16,7 +16,7 @@ import { headRoot, writeCommit, type CommitRequest, type Head } from '../txn/com
 import type { CommitLog } from '../txn/commit-log.js'
 import { TreeView } from '../txn/tree-view.js'
 import { WriteTxn } from '../txn/write-txn.js'
-import { encodeKey, encodeValue, type EncodingName, ownAll, ownKey, ownValue } from './encoding.js'
+import { encodeKey, encodeValue, type EncodingName, ownKey, ownValue } from './encoding.js'
 import { historyOf, type CommitInfo, type HistoryOptions } from './history.js'
 import { CompactionRun, type CompactOptions, type CompactResult } from './compaction.js'
 import type { Compactor } from './compactor.js'
@@ -168,8 +168,9 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
    *  returns the new version. */
   put(key: K | Uint8Array | string, value: V | Uint8Array | string): number {
     this.assertWritable()
-    const k = ownKey(key, this.keyEncoding)
-    const v = ownValue(value, this.valueEncoding)
+    // Not copied: a put-only commit keeps no reference to the caller's bytes (writeCommit).
+    const k = encodeKey(key, this.keyEncoding)
+    const v = encodeValue(value, this.valueEncoding)
     const c = this.head.commit
     return this.commit({ root: headRoot(c), height: c.height, flags: 0, sourceVersion: 0, puts: { keys: [k], values: [v], nodeSize: this.nodeSize } })
   }
@@ -209,8 +210,7 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
       values[i] = encodeValue(op.value, this.valueEncoding)
     }
     if (ops.length === 0) return this.head.commit.version
-    ownAll(keys, ops, 'key')
-    ownAll(values, ops, 'value')
+    // Not copied: a put-only commit keeps no reference to the caller's bytes (writeCommit).
     const [k, v] = sortPuts(keys, values)
     const c = this.head.commit
     return this.commit({ root: headRoot(c), height: c.height, flags: 0, sourceVersion: 0, puts: { keys: k, values: v, nodeSize: this.nodeSize } })

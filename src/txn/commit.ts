@@ -86,7 +86,9 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     height: req.height,
     written: (o: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode) => {
       const packed = pack !== undefined ? pack(store.arena) : packRecord(w.buf.subarray(start, end), o, store.arena)
-      if (++nodes <= RECENT_MAX) recent.set(o, node ?? (() => unpack(packed, 0)))
+      // A put-only commit's array-form nodes hold the caller's own key and value buffers,
+      // which it does not copy (Database.put/batch): only the packed copy may outlive it.
+      if (++nodes <= RECENT_MAX) recent.set(o, req.puts === undefined && node !== undefined ? node : () => unpack(packed, 0))
       written.push([o, packed])
     },
   }
