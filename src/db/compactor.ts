@@ -17,7 +17,7 @@ import { Arena, OUT_OF_LINE, packedValue } from '../format/packed-node.js'
 import { beginRecord, endRecord } from '../format/record.js'
 import type { FileHandle } from '../io/file-io.js'
 import { ioError } from '../store/io-errors.js'
-import type { Store } from '../store/store.js'
+import { NODE_READ_GUESS, type Store } from '../store/store.js'
 import type { Head } from '../txn/commit.js'
 import { skipTarget } from '../txn/commit-log.js'
 
@@ -133,11 +133,23 @@ export class Compactor {
     else this.stack = [{ ptr, node: this.branch(ptr, c.height), next: 0, ptrs: [] }]
   }
 
-  /** The branch `ptr` names, decoded, checked to be at `height`. */
+  /** The branch `ptr` names, decoded, checked to be at `height`. The leaves under a branch
+   *  of height 2 that are still to copy are read ahead (Store.readAhead), in copy order. */
   private branch(ptr: ChildPointer, height: number): BranchNode {
     const node = this.source.decodeNode(ptr)
     if (node.height !== height) throw corrupt(`node at height ${node.height} where ${height} was expected`, ptr.offset, this.path)
-    return node as BranchNode
+    const b = node as BranchNode
+    if (height === 2) {
+      const offsets: number[] = []
+      const lengths: number[] = []
+      for (const c of b.children) {
+        if (!isPointer(c) || this.nodes.has(c.offset)) continue
+        offsets.push(c.offset)
+        lengths.push(Math.min(NODE_READ_GUESS, c.bytes))
+      }
+      if (offsets.length > 1) this.source.readAhead(offsets, lengths)
+    }
+    return b
   }
 
   /** One unit of the depth-first copy: copy one leaf, descend into one branch or write one. */

@@ -20,6 +20,9 @@ export interface FileHandle {
   /** The file's sync helper (optional; made on first call, the same one after): fdatasync on
    *  another thread that a synchronous caller can poll. undefined if none can be had. */
   syncHelper?(): SyncHelper | undefined
+  /** The file's read helper (optional; made on first call, the same one after): reads on
+   *  another thread ahead of a synchronous reader. undefined if none can be had. */
+  readHelper?(): ReadHelper | undefined
   truncate(length: number): void
   size(): number
   close(): void
@@ -43,6 +46,24 @@ export interface SyncHelper {
   /** Waits for the last one started, if any; returns its errno error if it failed (the kernel
    *  reports a writeback error to one fsync only: this may be the only report of it). */
   finish(): Error | undefined
+}
+
+/**
+ * Reads on another thread, one batch at a time, into memory a synchronous reader takes the
+ * bytes from. The file must not be closed while a batch runs: its handle's close() stops it.
+ */
+export interface ReadHelper {
+  /** Most offsets one batch reads. */
+  readonly maxItems: number
+  /** How many take() calls have returned bytes. */
+  readonly taken: number
+  /** Starts reading lengths[i] bytes at offsets[i] (up to maxItems of them), after stopping
+   *  the batch before, whose bytes are then gone. */
+  post(offsets: readonly number[], lengths: readonly number[]): void
+  /** The bytes the current batch read at `offset` (waiting for them if still to come): a
+   *  view valid until the next post(); undefined if the batch has no such offset, or the
+   *  read failed or found nothing (the caller reads it itself). */
+  take(offset: number): Uint8Array | undefined
 }
 
 export type OpenMode =

@@ -5,9 +5,10 @@
  */
 
 import * as fs from 'node:fs'
-import type { FileHandle, FileIO, OpenMode, SyncHelper, WriterLock } from './file-io.js'
+import type { FileHandle, FileIO, OpenMode, ReadHelper, SyncHelper, WriterLock } from './file-io.js'
 import { acquireWriterLock } from './lock.js'
 import { SyncThread } from './sync-thread.js'
+import { ReadThread } from './read-thread.js'
 
 /** fs flags per mode. 'wx+' is O_CREAT|O_EXCL|O_RDWR: creation fails with EEXIST, atomically. */
 const FLAGS: Record<OpenMode, string> = { r: 'r', rw: 'r+', create: 'wx+' }
@@ -38,6 +39,8 @@ class RealFileHandle implements FileHandle {
   private readonly readOnly: boolean
   /** made by the first syncHelper() call; null if its thread could not be started */
   private helper: SyncThread | null | undefined
+  /** made by the first readHelper() call; null if its thread could not be started */
+  private reader: ReadThread | null | undefined
 
   constructor(fd: number, path: string, readOnly: boolean) {
     this.fd = fd
@@ -94,11 +97,25 @@ class RealFileHandle implements FileHandle {
     return this.helper ?? undefined
   }
 
+  readHelper(): ReadHelper | undefined {
+    const fd = this.open('read')
+    if (this.reader === undefined) {
+      try {
+        this.reader = new ReadThread(fd)
+      } catch {
+        this.reader = null
+      }
+    }
+    return this.reader ?? undefined
+  }
+
   /** Before the descriptor goes: an fdatasync still running on it would otherwise run on
-   *  whatever file reuses the number. */
+   *  whatever file reuses the number (and a read ahead would read it). */
   private stopHelper(): void {
     this.helper?.stop()
     this.helper = null
+    this.reader?.stop()
+    this.reader = null
   }
 
   truncate(length: number): void {

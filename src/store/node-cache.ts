@@ -96,6 +96,12 @@ export class NodeCache {
     if (parent.epoch === this.epoch && node.epoch === this.epoch) (parent.kids ??= new Array<PackedNode | undefined>(parent.size + 1))[i] = node
   }
 
+  /** Whether the cache holds the node at `offset` (without counting it as a use). */
+  has(offset: number): boolean {
+    const k = keyOf(offset)
+    return this.young.has(k) || this.old.has(k)
+  }
+
   get(offset: number): PackedNode | undefined {
     const k = keyOf(offset)
     const y = this.young.get(k)

@@ -10,7 +10,7 @@ import { KIND_BRANCH, KIND_LEAF, KIND_VALUE, RECORD_HEADER_SIZE, RECORD_OVERHEAD
 import { scanLeaf } from '../format/leaf-scan.js'
 import { decodeBranch, decodeLeaf, NodeRuleError, type ChildPointer, type StoredValue, type TreeNode, type ValueRef } from '../format/node-codec.js'
 import { Arena, packBranch, packLeaf, type PackedNode } from '../format/packed-node.js'
-import type { FileHandle, SyncHelper } from '../io/file-io.js'
+import type { FileHandle, ReadHelper, SyncHelper } from '../io/file-io.js'
 import { ioError } from './io-errors.js'
 import { NodeCache } from './node-cache.js'
 
@@ -29,6 +29,8 @@ export class Store {
   /** Where the running background fdatasync began (syncBehind), or -1 */
   private behindAt = -1
   private helper: SyncHelper | undefined
+  /** the file layer's read helper (readAhead), once asked for; null if it has none */
+  private ahead: ReadHelper | null | undefined
   /** The nodes the last commit wrote, in array form (made on demand), if it wrote few (see
    *  RECENT_MAX): the writer's next transaction copies them instead of unpacking them. Immutable. */
   recent = new Map<number, () => TreeNode>()
@@ -77,8 +79,9 @@ export class Store {
   private readRecordView(offset: number, kinds: readonly number[], expectedCrc: number, sizeHint: number, own: boolean): { kind: number; body: Uint8Array } {
     if (offset < 0 || offset + RECORD_OVERHEAD > this.end) throw corrupt('pointer outside the file', offset, this.path)
     const first = Math.max(RECORD_OVERHEAD, Math.min(sizeHint, this.end - offset))
-    let shared = first <= this.scratch.length
-    let buf = shared ? this.readInto(this.scratch, offset, first) : this.read(offset, first)
+    const ahead = this.ahead?.take(offset)
+    let shared = ahead !== undefined || first <= this.scratch.length
+    let buf = ahead ?? (shared ? this.readInto(this.scratch, offset, first) : this.read(offset, first))
     if (buf.length < RECORD_HEADER_SIZE) throw corrupt('record cut short', offset, this.path)
     const bodyLength = readU32(buf, 0)
     const kind = buf[4]!
@@ -98,6 +101,22 @@ export class Store {
     const copy = own && (shared || buf.length !== total)
     const body = copy ? copyOf(buf, RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength) : buf.subarray(RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + bodyLength)
     return { kind, body }
+  }
+
+  /**
+   * Has the file layer's read helper, if it has one, read these records ahead (lengths[i]
+   * bytes at offsets[i], in the order a walk will want them); readRecordView then takes
+   * them from it instead of reading. Replaces the previous batch.
+   */
+  readAhead(offsets: number[], lengths: number[]): void {
+    if (this.ahead === undefined) {
+      try {
+        this.ahead = this.handle.readHelper?.() ?? null
+      } catch {
+        this.ahead = null
+      }
+    }
+    this.ahead?.post(offsets, lengths)
   }
 
   /** pread of `length` bytes at `offset` into `buf`; a view of the bytes read. */
