@@ -32,6 +32,15 @@ function badFileDescriptor(syscall: string, path: string): Error {
   })
 }
 
+/** A helper thread, or null if one cannot be started (the caller then does without). */
+function startThread<T>(make: () => T): T | null {
+  try {
+    return make()
+  } catch {
+    return null
+  }
+}
+
 class RealFileHandle implements FileHandle {
   /** -1 once closed: closing twice must not close an unrelated descriptor that reused the number. */
   private fd: number
@@ -87,25 +96,13 @@ class RealFileHandle implements FileHandle {
 
   syncHelper(): SyncHelper | undefined {
     const fd = this.open('fdatasync')
-    if (this.helper === undefined) {
-      try {
-        this.helper = new SyncThread(fd)
-      } catch {
-        this.helper = null
-      }
-    }
+    if (this.helper === undefined) this.helper = startThread(() => new SyncThread(fd))
     return this.helper ?? undefined
   }
 
   readHelper(): ReadHelper | undefined {
     const fd = this.open('read')
-    if (this.reader === undefined) {
-      try {
-        this.reader = new ReadThread(fd)
-      } catch {
-        this.reader = null
-      }
-    }
+    if (this.reader === undefined) this.reader = startThread(() => new ReadThread(fd))
     return this.reader ?? undefined
   }
 
