@@ -33,7 +33,8 @@ const AREA_SEQ = 6 // per area: the batch it holds
 const COUNT = 8 // per area: items of that batch
 const DONE = 10 // per area: items of that batch read so far
 const SLEEPING = 12 // 1 while the worker waits for a batch (only then is it woken: a wake-up is a system call)
-const CONTROL_WORDS = 13
+const STARTED = 13 // 1 once the worker runs (set before it first looks at STOP)
+const CONTROL_WORDS = 14
 
 const FREE = 0
 const WRITING = 1
@@ -49,6 +50,7 @@ const at = new Int32Array(workerData.at)
 const got = new Int32Array(workerData.got)
 const data = new Uint8Array(workerData.data)
 let last = 0
+Atomics.store(c, ${STARTED}, 1)
 while (Atomics.load(c, ${STOP}) !== 1) {
   const seq = Atomics.load(c, ${SEQ})
   if (seq === last) {
@@ -76,8 +78,13 @@ Atomics.store(c, ${EXITED}, 1)
 Atomics.notify(c, ${EXITED})
 `
 
-/** How long stop() waits for the worker to let go of the descriptor. */
-const STOP_WAIT_MS = 10_000
+/** How long stop() waits for a running worker to let go of the descriptor: it checks STOP
+ *  before each read, so at most one read it began is still running (on the file it opened:
+ *  the kernel holds the file for the call), and past this wait at worst one more may start on
+ *  whatever reuses the descriptor's number, into memory nobody reads. A worker that died (its
+ *  'error' event needs the event loop, which a synchronous close does not turn) must not hold
+ *  up close() for long. */
+const STOP_WAIT_MS = 1000
 
 export class ReadThread implements ReadHelper {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS))
@@ -160,9 +167,10 @@ export class ReadThread implements ReadHelper {
     this.area = -1
     Atomics.store(c, STOP, 1)
     Atomics.notify(c, SEQ)
+    // Not started yet: it will see STOP before it reads anything (it sets STARTED, then looks
+    // at STOP; this stored STOP, then looked at STARTED), so there is nothing to wait for.
+    if (Atomics.load(c, STARTED) === 0) return
     const deadline = Date.now() + STOP_WAIT_MS
-    // A worker that never started or died leaves EXITED unset: a pread has no side effect,
-    // so one it might still make into memory nobody reads is harmless; stop waiting then.
     while (Atomics.load(c, EXITED) !== 1 && Date.now() < deadline) Atomics.wait(c, EXITED, 0, 50)
   }
 }
