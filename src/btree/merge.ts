@@ -49,6 +49,11 @@ export interface Piece {
  * Sorts puts by key; of equal keys the last one wins. Returns the keys and values in order.
  */
 export function sortPuts(keys: Uint8Array[], values: Uint8Array[]): [Uint8Array[], Uint8Array[]] {
+  // Already strictly increasing (a sorted load): nothing to sort or merge. Unsorted input
+  // stops this check at its first step down.
+  let increasing = true
+  for (let i = 1; i < keys.length && increasing; i++) increasing = compareBytes(keys[i - 1]!, keys[i]!) < 0
+  if (increasing) return [keys, values]
   const order = keys.map((_, i) => i)
   order.sort((a, b) => compareBytes(keys[a]!, keys[b]!) || a - b)
   const k: Uint8Array[] = []
