@@ -60,7 +60,11 @@ function childCount(n: AnyNode): number {
 function descend(store: Store, n: AnyNode, i: number): AnyNode {
   if (!(n instanceof PackedNode)) return resolve(store, (n as BranchNode).children[i]!, n.height - 1)
   const child = store.cache.child(n, i)
-  if (child !== undefined) return childAt(store, n, i, child)
+  return child !== undefined ? childAt(store, n, i, child) : loadChild(store, n, i)
+}
+
+/** Child i of the packed branch n, which the cache lacks: read, cached and linked to n. */
+function loadChild(store: Store, n: PackedNode, i: number): PackedNode {
   const loaded = store.load(packedChild(n, i))
   store.cache.link(n, i, loaded)
   return childAt(store, n, i, loaded)
@@ -77,10 +81,7 @@ function childAt(store: Store, n: PackedNode, i: number, child: PackedNode): Pac
 function admittedLeaf(store: Store, n: PackedNode, i: number): PackedNode | undefined {
   const cached = store.cache.child(n, i)
   if (cached !== undefined) return childAt(store, n, i, cached)
-  if (!store.cache.admit(packedChildOffset(n, i))) return undefined
-  const loaded = store.load(packedChild(n, i))
-  store.cache.link(n, i, loaded)
-  return childAt(store, n, i, loaded)
+  return store.cache.admit(packedChildOffset(n, i)) ? loadChild(store, n, i) : undefined
 }
 
 /** The value stored under `key`, or undefined. An inline value may be a view of a reused
@@ -174,6 +175,9 @@ export class Cursor {
   private started = false
   /** whether this walk has begun to read leaves ahead (readAhead) */
   private readingAhead = false
+  /** Leaves the next read-ahead asks for: few at first (a short scan needs a few more
+   *  leaves, and asking costs ~0.3 us a leaf), doubling up to whole branches. */
+  private aheadItems = 8
 
   constructor(
     private readonly store: Store,
@@ -212,10 +216,6 @@ export class Cursor {
     const p = packedChild(n, i)
     return atHeight(this.store, this.store.pack(p, this.scratch), 1, p.offset)
   }
-
-  /** Leaves the next read-ahead asks for: few at first (a short scan needs a few more
-   *  leaves, and asking costs ~0.3 us a leaf), doubling up to whole branches. */
-  private aheadItems = 8
 
   private readAhead(n: PackedNode, from: number): void {
     this.readingAhead = true

@@ -50,19 +50,18 @@ export interface SyncHelper {
 
 /**
  * Reads on another thread, one batch at a time, into memory a synchronous reader takes the
- * bytes from. The file must not be closed while a batch runs: its handle's close() stops it.
+ * bytes from; the reader never waits for it. The file must not be closed while a batch runs:
+ * its handle's close() stops the helper first.
  */
 export interface ReadHelper {
-  /** Most offsets one batch reads. */
-  readonly maxItems: number
   /** How many take() calls have returned bytes. */
   readonly taken: number
-  /** Starts reading lengths[i] bytes at offsets[i] (up to maxItems of them), after stopping
+  /** Starts reading lengths[i] bytes at offsets[i] (as many as one batch holds), in place of
    *  the batch before, whose bytes are then gone. */
   post(offsets: readonly number[], lengths: readonly number[]): void
-  /** The bytes the current batch read at `offset` (waiting for them if still to come): a
-   *  view valid until the next post(); undefined if the batch has no such offset, or the
-   *  read failed or found nothing (the caller reads it itself). */
+  /** The bytes the current batch has read at `offset`: a view valid until the next post();
+   *  undefined if the batch has no such offset, has not read it yet, or the read failed or
+   *  found nothing (the caller then reads it itself). */
   take(offset: number): Uint8Array | undefined
 }
 

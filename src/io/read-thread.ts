@@ -99,7 +99,6 @@ export class ReadThread implements ReadHelper {
   private seq = 0
   /** the area of the batch posted last, or -1 if none is current */
   private area = -1
-  readonly maxItems = MAX_ITEMS
   /** reads served from a batch (tests check that walks use them) */
   taken = 0
 
