@@ -4,9 +4,10 @@
  * the complete old file or the complete new one; a leftover `.compact` is removed by the next
  * read-write open.
  *
- * Online: the copy runs in steps (compactAsync yields to the event loop between them), so the
- * writer keeps committing; each round then copies the commits made meanwhile (sharing every
- * unchanged node), and a short final round runs without yielding, right before the swap.
+ * Online (compactAsync): the copy runs on a worker thread (compact-thread.ts) when the file
+ * layer is the real file system, else in steps between turns of the event loop; either way
+ * the writer keeps committing. Each round then copies the commits made meanwhile (sharing
+ * every unchanged node), and a short final round holds the writer's thread, right before the swap.
  */
 import { dirname } from 'node:path'
 import { CambiumError } from '../errors.js'
@@ -15,6 +16,7 @@ import { ioError } from '../store/io-errors.js'
 import type { Store } from '../store/store.js'
 import type { Head } from '../txn/commit.js'
 import type { CommitLog } from '../txn/commit-log.js'
+import { CompactThread } from './compact-thread.js'
 import { Compactor } from './compactor.js'
 
 export type KeepPolicy = 'latest' | 'all' | { since: number | Date } | { every: number }
@@ -46,12 +48,21 @@ export interface CompactResult {
   rounds: number
   /** the longest time the caller's thread was held without yielding (a slice or the final round) */
   longestPauseMs: number
+  /** whether the copy ran on a worker thread (compactAsync on the real file system) */
+  thread: boolean
 }
 
-/** Most catch-up rounds before the final round copies whatever remains without yielding. */
+/** Most catch-up rounds before the final round copies whatever remains without yielding
+ *  (on a worker, rounds cost the writer nothing, so more are allowed). */
 const MAX_ROUNDS = 8
+const MAX_THREAD_ROUNDS = 16
 /** A round copying fewer new commits than this goes straight to the final round. */
 const SMALL_ROUND = 16
+/** On a worker: a round copied within this many ms goes to the final round, the writer's only
+ *  pause, which copies the commits made meanwhile, about as much work when the copy keeps up.
+ *  (Counting commits would not do: a catch-up round's copies are dead bytes in the new file
+ *  when later commits change them again, and small commits make many rounds.) */
+const SHORT_THREAD_ROUND_MS = 50
 
 type Keep = { kind: 'latest' } | { kind: 'all' } | { kind: 'sinceVersion'; v: number } | { kind: 'sinceTime'; t: number } | { kind: 'every'; ms: number }
 
@@ -113,13 +124,16 @@ export interface CompactionHost {
   readonly head: Head
   readonly createdAt: number
   /** Makes the finished file, just renamed to `path`, the database's. */
-  adopt(c: Compactor, head: Head): void
+  adopt(c: Copier, head: Head): void
 }
+
+/** What copies: a Compactor on this thread, or a CompactThread driving one on a worker. */
+export type Copier = Compactor | CompactThread
 
 export class CompactionRun {
   readonly tmpPath: string
   private readonly keep: Keep
-  private readonly compactor: Compactor
+  private readonly compactor: Copier
   private readonly started = performance.now()
   private readonly bytesBefore: number
   private lastQueued: number
@@ -130,6 +144,8 @@ export class CompactionRun {
   constructor(
     private readonly host: CompactionHost,
     private readonly opts: CompactOptions,
+    /** copy on a worker thread (only where `host.io` is the real file system) */
+    thread = false,
   ) {
     this.keep = parseKeep(opts.keep)
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError("compact option 'onProgress' must be a function")
@@ -145,7 +161,9 @@ export class CompactionRun {
     }
     try {
       if (io.exists(this.tmpPath)) io.unlink(this.tmpPath)
-      this.compactor = new Compactor(io.open(this.tmpPath, 'create'), path, store, host.createdAt)
+      this.compactor = thread
+        ? new CompactThread({ io, path, tmpPath: this.tmpPath, createdAt: host.createdAt, end: () => host.store.end })
+        : new Compactor(io.open(this.tmpPath, 'create'), path, store, host.createdAt)
     } catch (e) {
       throw ioError(e, 'creating the compaction file', path)
     }
@@ -183,7 +201,7 @@ export class CompactionRun {
   private progress(phase: CompactProgress['phase']): void {
     this.opts.onProgress?.({
       phase,
-      versionsCopied: this.compactor.copied.length,
+      versionsCopied: this.compactor.versionsCopied,
       nodesCopied: this.compactor.nodesCopied,
       bytesWritten: this.compactor.size,
     })
@@ -205,11 +223,22 @@ export class CompactionRun {
     this.longestPauseMs = Math.max(this.longestPauseMs, performance.now() - t0)
     this.progress(this.rounds === 0 ? 'copy' : 'catch-up')
     if (!done) return false
-    if (this.rounds >= MAX_ROUNDS) return true
-    const n = this.catchUp()
-    if (n === 0 || n < SMALL_ROUND) return true
+    const c = this.compactor
+    if (c instanceof CompactThread) {
+      if (this.rounds >= MAX_THREAD_ROUNDS || c.lastRoundMs < SHORT_THREAD_ROUND_MS) return true
+      if (this.catchUp() === 0) return true
+    } else {
+      if (this.rounds >= MAX_ROUNDS) return true
+      const n = this.catchUp()
+      if (n === 0 || n < SMALL_ROUND) return true
+    }
     this.rounds++
     return false
+  }
+
+  /** Resolves when stepping again may make progress (compactAsync awaits it between steps). */
+  wait(): Promise<void> {
+    return this.compactor.wait()
   }
 
   /** Lets the periodic syncs run on another thread while the copy yields (compactAsync). */
@@ -255,6 +284,7 @@ export class CompactionRun {
       ms: performance.now() - this.started,
       rounds: this.rounds,
       longestPauseMs: this.longestPauseMs,
+      thread: this.compactor instanceof CompactThread,
     }
   }
 
@@ -265,7 +295,7 @@ export class CompactionRun {
     // Best effort: the error that made us abort is the one to report; a leftover file is
     // removed by the next compaction or read-write open.
     try {
-      this.compactor.handle.close()
+      this.compactor.close()
     } catch {
       // ignored, see above
     }

@@ -90,6 +90,20 @@ export class Compactor {
     return this.queue.length
   }
 
+  get versionsCopied(): number {
+    return this.copied.length
+  }
+
+  /** Resolves on the event loop's next turn (compactAsync copies in steps between turns). */
+  wait(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /** Closes the new file (an abort; the caller removes it). */
+  close(): void {
+    this.out.close()
+  }
+
   get lastCopied(): CommitRecord | undefined {
     return this.last
   }

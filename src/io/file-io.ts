@@ -79,6 +79,8 @@ export interface WriterLock {
 }
 
 export interface FileIO {
+  /** True for node:fs itself: another thread may then open the same paths directly. */
+  readonly native?: boolean
   open(path: string, mode: OpenMode): FileHandle
   exists(path: string): boolean
   rename(from: string, to: string): void

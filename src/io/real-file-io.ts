@@ -145,6 +145,8 @@ class RealFileHandle implements FileHandle {
 }
 
 export const realFileIO: FileIO = {
+  native: true,
+
   open(path: string, mode: OpenMode): FileHandle {
     const fd = fs.openSync(path, FLAGS[mode])
     return new RealFileHandle(fd, path, mode === 'r')

@@ -36,6 +36,9 @@ export class Store {
   recent = new Map<number, () => TreeNode>()
   /** where packed nodes live (see Arena) */
   readonly arena = new Arena()
+  /** Whether readAhead() may use the file's read helper (a thread; off where the reader is
+   *  itself a helper thread, as a compaction worker: on 2 cores a third busy thread slows the writer). */
+  readsAhead = true
   /** reused by every first read of a record (single-threaded, and bodies are copied out) */
   private readonly scratch = new Uint8Array(NODE_READ_GUESS)
 
@@ -109,6 +112,7 @@ export class Store {
    * them from it instead of reading. Replaces the previous batch.
    */
   readAhead(offsets: number[], lengths: number[]): void {
+    if (!this.readsAhead) return
     if (this.ahead === undefined) {
       try {
         this.ahead = this.handle.readHelper?.() ?? null

@@ -1,6 +1,6 @@
 /**
  * Online compaction on a real file: a writer commits continuously (a setImmediate loop of
- * db.put) while compactAsync copies a database of 60k keys in slices. At the end every writer
+ * db.put) while compactAsync copies a database of 60k keys on its worker thread. At the end every writer
  * commit is there (versions consecutive, values exact), versions continue after the swap,
  * history is consistent, and the pauses stay sane (the figures are printed; only a loose bound
  * is asserted, machines are noisy).
@@ -104,6 +104,7 @@ async function scenario(keep: KeepPolicy, durability: 'full' | 'none', burst: nu
 
   const r = await db.compactAsync({ keep, sliceMs: 10 })
   compacting = false
+  expect(r.thread, 'on the real file layer the copy runs on a worker thread').toBe(true)
   const atSwap = r.lastVersion
   // A few more commits on the new file, then stop.
   const target = n + 50

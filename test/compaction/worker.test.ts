@@ -1,0 +1,94 @@
+/**
+ * compactAsync's worker thread (src/db/compact-thread.ts, compact-worker.ts) where it differs
+ * from the copy on the caller's thread: errors found by the worker reach the caller with their
+ * code, path and offset, and leave the database as it was; compact() (which blocks anyway)
+ * and a file layer that is not node:fs itself keep the copy on the caller's thread. Commits made
+ * during the worker's copy: online.test.ts; close() during it: auto.test.ts.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CambiumError, open } from '../../src/index.js'
+import { wrapRealIO } from '../helpers/wrap-io.js'
+import { checkContents, type Db } from './helpers.js'
+
+let dir: string
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cambium-worker-'))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const key = (i: number): string => `k/${String(i).padStart(6, '0')}`
+
+function fill(file: string, n: number): Map<string, Buffer> {
+  const model = new Map<string, Buffer>()
+  const db = open(file, { keyEncoding: 'utf8', durability: 'none' }) as Db
+  for (let b = 0; b < n; b += 1000) {
+    const ops = Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, key: key(b + j), value: Buffer.from(`value ${b + j}`.padEnd(80, '-')) }))
+    for (const o of ops) model.set(o.key, o.value)
+    db.batch(ops)
+  }
+  db.close()
+  return model
+}
+
+describe('compaction on a worker thread', () => {
+  it('a corrupt node the worker reads fails compactAsync with ERR_CORRUPT (path, offset); nothing changes', { timeout: 60_000 }, async () => {
+    const file = path.join(dir, 'corrupt.cambium')
+    const model = fill(file, 20_000)
+    const db = open(file, { keyEncoding: 'utf8', durability: 'none' }) as Db
+    try {
+      // The writer keeps the root in its cache; the worker reads it from the file.
+      expect(db.get(key(1))).toEqual(model.get(key(1)))
+      const root = db.internals.head.commit.rootOffset
+      const fd = fs.openSync(file, 'r+')
+      const b = Buffer.alloc(1)
+      fs.readSync(fd, b, 0, 1, root + 12)
+      b[0]! ^= 0x10
+      fs.writeSync(fd, b, 0, 1, root + 12)
+      fs.closeSync(fd)
+      const size = fs.statSync(file).size
+      let err: unknown
+      try {
+        await db.compactAsync()
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(CambiumError)
+      expect((err as CambiumError).code).toBe('ERR_CORRUPT')
+      expect((err as CambiumError).path).toBe(file)
+      expect((err as CambiumError).offset).toBe(root)
+      expect(fs.existsSync(file + '.compact')).toBe(false)
+      expect(fs.statSync(file).size).toBe(size)
+      expect(db.compaction.running).toBe(false)
+      db.put('after', Buffer.from('still writable'))
+      model.set('after', Buffer.from('still writable'))
+      checkContents(db, model, 'after the failed compaction')
+    } finally {
+      db.close()
+    }
+  })
+
+  it('compact() and a file layer that is not node:fs copy on the calling thread; both give the same contents', { timeout: 60_000 }, async () => {
+    const file = path.join(dir, 'inline.cambium')
+    const model = fill(file, 5_000)
+    const db = open(file, { keyEncoding: 'utf8', durability: 'none' }) as Db
+    try {
+      expect(db.compact().thread).toBe(false)
+      const r = await db.compactAsync()
+      expect(r.thread).toBe(true)
+      checkContents(db, model, 'after the worker copy')
+    } finally {
+      db.close()
+    }
+    const wrapped = open(file, { keyEncoding: 'utf8', durability: 'none', fileIO: wrapRealIO(() => ({})) }) as Db
+    try {
+      const r = await wrapped.compactAsync()
+      expect(r.thread).toBe(false)
+      checkContents(wrapped, model, 'after the copy on the calling thread')
+    } finally {
+      wrapped.close()
+    }
+  })
+})
