@@ -25,8 +25,8 @@ export const EXITED = 4
 export const ROUND_MS = 5
 const WORDS = 6
 
-/** The worker's node cache: a copy reads each node about once, so a small one does. */
-const WORKER_CACHE = 16 << 20
+/** The worker's node cache: unused (the Compactor reads around the cache), so the smallest. */
+const WORKER_CACHE = 1 << 20
 /** How long an abort waits for a running worker to close its files (it looks every ~20 ms). */
 const ABORT_WAIT_MS = 2000
 /** A blocked writer looks this often whether the worker still runs. */
