@@ -32,6 +32,8 @@ export interface MergeContext extends SerializeContext {
   scratch: Arena
   /** set by mergePuts: the new tree's height */
   height: number
+  /** set by each leaf's merge: whether the leaf it replaces came from the file, not the cache */
+  coldLeaf?: boolean
 }
 
 /** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn
@@ -95,6 +97,7 @@ function mergeNode(ctx: MergeContext, ptr: ChildPointer, height: number, keys: U
   const nd = atHeight(ctx.store, ctx.store.peek(ptr, ctx.scratch), height, ptr.offset)
   const patch = mergeSettings.patch
   if (height === 1) {
+    ctx.coldLeaf = nd.epoch === -1
     const patched = patch ? patchLeaf(ctx, nd, keys, values, lo, hi) : undefined
     if (patched !== undefined) return patched
     const leaf = unpack(nd, 0) as LeafNode

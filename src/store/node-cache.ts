@@ -143,6 +143,11 @@ export class NodeCache {
     this.youngBytes += size
   }
 
+  /** Whether a node has been dropped to make room (since the last clear). */
+  get isFull(): boolean {
+    return this.full
+  }
+
   clear(): void {
     this.epoch = ++lastEpoch
     this.young = new Map()

@@ -15,7 +15,7 @@
  */
 import { ByteWriter } from '../format/bytes.js'
 import { encodeCommit, type CommitRecord } from '../format/commit-record.js'
-import { COMMIT_RECORD_SIZE, RECOVERY_WINDOW } from '../format/constants.js'
+import { COMMIT_RECORD_SIZE, KIND_LEAF, RECORD_KIND_OFFSET, RECOVERY_WINDOW } from '../format/constants.js'
 import type { ChildPointer, Ref, TreeNode } from '../format/node-codec.js'
 import { Arena, packRecord, unpack, type PackedNode } from '../format/packed-node.js'
 import { mergePuts, type MergeContext } from '../btree/merge.js'
@@ -85,6 +85,14 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     scratch: new Arena(SCRATCH_SLAB),
     height: req.height,
     written: (o: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode) => {
+      // A big commit's leaf whose old version had to be read from the file is not cached
+      // either, once the cache is full: a random load rewrites leaves the cache has long
+      // dropped, and caching each new version would only push out branches (and leave the
+      // garbage collector promoted nodes to trace). A leaf rewritten while hot stays cached.
+      if (nodes >= RECENT_MAX && ctx.coldLeaf === true && w.buf[start + RECORD_KIND_OFFSET] === KIND_LEAF && store.cache.isFull) {
+        nodes++
+        return
+      }
       const packed = pack !== undefined ? pack(store.arena) : packRecord(w.buf.subarray(start, end), o, store.arena)
       // A put-only commit's array-form nodes hold the caller's own key and value buffers,
       // which it does not copy (Database.put/batch): only the packed copy may outlive it.
