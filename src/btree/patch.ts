@@ -111,6 +111,27 @@ export function patchLeaf(ctx: MergeContext, nd: PackedNode, keys: Uint8Array[],
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
 }
 
+/** The split rule's total of branch `nd` as it is (see patchBranch), kept on it with its
+ *  children's bytes: made once per node, or handed on by patchBranch to the node it writes. */
+function branchRuleTotal(nd: PackedNode): number {
+  if (nd.ruleTotal < 0) {
+    const nc = nd.size + 1
+    let total = RULE_BASE
+    let bytes = 0
+    for (let i = 0; i < nc; i++) {
+      total += childPointerEnd(nd, i) - childPointerAt(nd, i)
+      bytes += packedChildBytes(nd, i)
+      if (i > 0) {
+        const s = packedKeyLength(nd, i - 1)
+        total += 1 + varintSize(s) + s
+      }
+    }
+    nd.ruleTotal = total
+    nd.childBytes = bytes
+  }
+  return nd.ruleTotal
+}
+
 /**
  * The branch `nd` with child i replaced by the pieces pieces[i] wherever that is set (a child
  * that split gives several: their pointers follow each other, and the separators of all but
@@ -122,38 +143,32 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   const body = nd.bytes
   const bodyEnd = nd.bodyEnd
   const p = nd.prefixLen
-  // The split rule's total: pointers as they will be, separators whole (unchanged pointers
-  // count their bytes as stored); the subtree's count and bytes, as serialize.ts sums them.
-  let total = RULE_BASE
-  let count = 0
-  let bytes = 0
-  let children = 0
+  // The split rule's total: pointers as they will be, separators whole; and the subtree's
+  // count and bytes, as serialize.ts sums them. The old node's are kept on it (branchRuleTotal),
+  // so only the changed children are looked at.
+  let total = branchRuleTotal(nd)
+  let count = nd.count
+  let bytes = nd.childBytes
+  let children = nc
   let room = 0
   for (let i = 0; i < nc; i++) {
     const sub = pieces[i]
-    if (sub === undefined) {
-      total += childPointerEnd(nd, i) - childPointerAt(nd, i)
-      count += packedChildCount(nd, i)
-      bytes += packedChildBytes(nd, i)
-      children++
-    } else {
-      for (let q = 0; q < sub.length; q++) {
-        const c = sub[q]!.ptr
-        count += c.count
-        bytes += c.bytes
-        total += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
-        room += OFFSET_SIZE + 4 + 2 * MAX_VARINT_BYTES
-        if (q > 0) {
-          const sep = sub[q]!.sep!
-          total += 1 + varintSize(sep.length) + sep.length
-          room += MAX_VARINT_BYTES + sep.length
-        }
+    if (sub === undefined) continue
+    total -= childPointerEnd(nd, i) - childPointerAt(nd, i)
+    count -= packedChildCount(nd, i)
+    bytes -= packedChildBytes(nd, i)
+    children += sub.length - 1
+    for (let q = 0; q < sub.length; q++) {
+      const c = sub[q]!.ptr
+      count += c.count
+      bytes += c.bytes
+      total += OFFSET_SIZE + 4 + varintSize(c.count) + varintSize(c.bytes)
+      room += OFFSET_SIZE + 4 + 2 * MAX_VARINT_BYTES
+      if (q > 0) {
+        const sep = sub[q]!.sep!
+        total += 1 + varintSize(sep.length) + sep.length
+        room += MAX_VARINT_BYTES + sep.length
       }
-      children += sub.length
-    }
-    if (i > 0) {
-      const s = packedKeyLength(nd, i - 1)
-      total += 1 + varintSize(s) + s
     }
   }
   if (total > branchLimit(ctx.nodeSize) && children >= 4) return undefined
@@ -178,20 +193,16 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   b[w.pos + 1] = children >>> 8
   const first = entriesAt(nd)
   let at = putBytes(b, w.pos + 2, body, nd.bodyAt + 2, first)
-  // Pointers: old ones copied in runs [runFrom, cursor), new ones written in their place.
+  // Pointers: old ones copied in runs [runFrom, pointer i), new ones written in place of pointer i.
   let runFrom = first
-  let cursor = first
   for (let i = 0; i < nc; i++) {
-    const end = childPointerEnd(nd, i)
     const sub = pieces[i]
-    if (sub === undefined) {
-      cursor = end
-      continue
-    }
-    at = putBytes(b, at, body, runFrom, cursor)
-    runFrom = cursor = end
+    if (sub === undefined) continue
+    at = putBytes(b, at, body, runFrom, childPointerAt(nd, i))
     for (const piece of sub) at = putChildPointer(b, at, piece.ptr)
+    runFrom = childPointerEnd(nd, i)
   }
+  const cursor = childPointerEnd(nd, nc - 1)
   at = putBytes(b, at, body, runFrom, cursor)
   // Separators: copied, with those of split children's later pieces put in before separator i.
   runFrom = cursor
@@ -210,7 +221,15 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   at = putBytes(b, at, body, runFrom, bodyEnd)
   w.pos = at
   const crc = endRecord(w, start)
-  if (children === nc) ctx.written(base + start, start, w.pos, undefined, (arena) => repackBranch(nd, w.buf.subarray(start + RECORD_HEADER_SIZE, w.pos - 4), arena))
+  if (children === nc) {
+    ctx.written(base + start, start, w.pos, undefined, (arena) => {
+      const packed = repackBranch(nd, w.buf.subarray(start + RECORD_HEADER_SIZE, w.pos - 4), arena)
+      // Its sums are the ones just made (the same separators, these pointers).
+      packed.ruleTotal = total
+      packed.childBytes = bytes
+      return packed
+    })
+  }
   else ctx.written(base + start, start, w.pos)
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
 }

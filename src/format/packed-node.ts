@@ -70,6 +70,10 @@ export class PackedNode {
   /** A cached branch's children as the cache last found them (NodeCache.child): kids[i] is
    *  child i's node, valid while its epoch is the cache's current one. */
   kids: (PackedNode | undefined)[] | undefined = undefined
+  /** A branch's sums for the writer's split rule (btree/patch.ts), made on first use: the rule's
+   *  total and the bytes of its children's subtrees; -1 until then. */
+  ruleTotal = -1
+  childBytes = -1
 }
 
 function headOf(b: Uint8Array, at: number, end: number): number {
