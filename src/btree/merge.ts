@@ -33,7 +33,7 @@ export interface MergeContext extends SerializeContext {
   /** set by mergePuts: the new tree's height */
   height: number
   /** set by each leaf's merge: whether the leaf it replaces came from the file, not the cache */
-  coldLeaf?: boolean
+  coldLeaf: boolean
 }
 
 /** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn

@@ -84,12 +84,13 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     nodeSize: req.puts?.nodeSize ?? 0,
     scratch: new Arena(SCRATCH_SLAB),
     height: req.height,
+    coldLeaf: false,
     written: (o: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode) => {
       // A big commit's leaf whose old version had to be read from the file is not cached
       // either, once the cache is full: a random load rewrites leaves the cache has long
       // dropped, and caching each new version would only push out branches (and leave the
       // garbage collector promoted nodes to trace). A leaf rewritten while hot stays cached.
-      if (nodes >= RECENT_MAX && ctx.coldLeaf === true && w.buf[start + RECORD_KIND_OFFSET] === KIND_LEAF && store.cache.isFull) {
+      if (nodes >= RECENT_MAX && ctx.coldLeaf && w.buf[start + RECORD_KIND_OFFSET] === KIND_LEAF && store.cache.isFull) {
         nodes++
         return
       }
