@@ -223,7 +223,7 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
   const crc = endRecord(w, start)
   if (children === nc) {
     ctx.written(base + start, start, w.pos, undefined, (arena) => {
-      const packed = repackBranch(nd, w.buf.subarray(start + RECORD_HEADER_SIZE, w.pos - 4), arena)
+      const packed = repackBranch(nd, w.buf.subarray(start + RECORD_HEADER_SIZE, w.pos - 4), arena, pieces)
       // Its sums are the ones just made (the same separators, these pointers).
       packed.ruleTotal = total
       packed.childBytes = bytes

@@ -413,11 +413,12 @@ export function packedSize(nd: PackedNode): number {
 /**
  * The packed form of `body`, a branch body that differs from `nd`'s only in its child
  * pointers (as many children, the same prefix and separators), such as one the writer has
- * just patched (btree/patch.ts). The pointers are found again; the separators, copied
- * unchanged at the end of the body, keep their index entries, moved with them, instead of
- * being parsed and checked again as packBranch would.
+ * just patched (btree/patch.ts). The pointers are found again (only those with `changed[i]`
+ * set, if `changed` is given: the others moved by what the replaced ones before them grew or
+ * shrank); the separators, copied unchanged at the end of the body, keep their index entries,
+ * moved with them, instead of being parsed and checked again as packBranch would.
  */
-export function repackBranch(nd: PackedNode, body: Uint8Array, arena: Arena): PackedNode {
+export function repackBranch(nd: PackedNode, body: Uint8Array, arena: Arena, changed?: readonly unknown[]): PackedNode {
   const size = nd.size
   const at = withIndex(body, indexLength(nd.height, size), arena)
   const bytes = arena.bytes
@@ -427,13 +428,35 @@ export function repackBranch(nd: PackedNode, body: Uint8Array, arena: Arena): Pa
   const prefixAt = at + nd.prefixAt - nd.bodyAt
   let pos = prefixAt + nd.prefixLen
   let count = 0
-  for (let i = 0; i <= size; i++) {
-    ix[auxAt + i] = pos
-    pos += OFFSET_SIZE + 4
-    const c = varintAt(bytes, pos)
-    count += c
-    pos += varintSize(c)
-    while (bytes[pos++]! >= 0x80);
+  if (changed === undefined) {
+    for (let i = 0; i <= size; i++) {
+      ix[auxAt + i] = pos
+      pos += OFFSET_SIZE + 4
+      const c = varintAt(bytes, pos)
+      count += c
+      pos += varintSize(c)
+      while (bytes[pos++]! >= 0x80);
+    }
+  } else {
+    const ob = nd.bytes
+    count = nd.count
+    let moved = pos - nd.ix[nd.auxAt]!
+    for (let i = 0; i <= size; i++) {
+      const was = nd.ix[nd.auxAt + i]!
+      const now = was + moved
+      ix[auxAt + i] = now
+      if (changed[i] === undefined) continue
+      let e = now + OFFSET_SIZE + 4
+      const c = varintAt(bytes, e)
+      e += varintSize(c)
+      while (bytes[e++]! >= 0x80);
+      let oe = was + OFFSET_SIZE + 4
+      const oc = varintAt(ob, oe)
+      oe += varintSize(oc)
+      while (ob[oe++]! >= 0x80);
+      count += c - oc
+      moved += e - now - (oe - was)
+    }
   }
   const d = at + body.length - nd.bodyEnd
   const src = nd.ix
