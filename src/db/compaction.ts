@@ -32,7 +32,8 @@ export interface CompactOptions {
   /** Versions to keep: 'latest' (default), 'all', { since: version | Date }, or { every: ms } (the last version of each time window). The latest version is always kept. */
   keep?: KeepPolicy
   onProgress?: (p: CompactProgress) => void
-  /** compactAsync: milliseconds of copying between yields to the event loop (default 10). */
+  /** compactAsync copying on the calling thread (a custom fileIO): milliseconds of copying
+   *  between yields to the event loop (default 10). A worker thread's copy does not use it. */
   sliceMs?: number
 }
 

@@ -341,9 +341,10 @@ export class Database<K = Buffer, V = Buffer> extends ReadApi<K, V> {
   }
 
   /**
-   * As compact(), in slices of `sliceMs` (default 10 ms) between which the event loop runs,
-   * so this process keeps committing; commits made meanwhile are copied in catch-up rounds,
-   * and only the short final round and the swap hold the thread.
+   * As compact(), while this process keeps committing: the copy runs on a worker thread (the
+   * real file system), or else in slices of `sliceMs` (default 10 ms) between which the event
+   * loop runs; commits made meanwhile are copied in catch-up rounds, and only the short final
+   * round and the swap hold the thread.
    */
   async compactAsync(opts: CompactOptions = {}): Promise<CompactResult> {
     const slice = opts.sliceMs ?? 10
