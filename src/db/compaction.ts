@@ -16,7 +16,7 @@ import { ioError } from '../store/io-errors.js'
 import type { Store } from '../store/store.js'
 import type { Head } from '../txn/commit.js'
 import type { CommitLog } from '../txn/commit-log.js'
-import { CompactThread } from './compact-thread.js'
+import { CompactThread, type ThreadSetup } from './compact-thread.js'
 import { Compactor } from './compactor.js'
 
 export type KeepPolicy = 'latest' | 'all' | { since: number | Date } | { every: number }
@@ -131,6 +131,15 @@ export interface CompactionHost {
 /** What copies: a Compactor on this thread, or a CompactThread driving one on a worker. */
 export type Copier = Compactor | CompactThread
 
+/** A worker for the copy, or undefined if none can be started here (the copy then runs on this thread). */
+function startThread(setup: ThreadSetup): CompactThread | undefined {
+  try {
+    return new CompactThread(setup)
+  } catch {
+    return undefined
+  }
+}
+
 export class CompactionRun {
   readonly tmpPath: string
   private readonly keep: Keep
@@ -162,9 +171,8 @@ export class CompactionRun {
     }
     try {
       if (io.exists(this.tmpPath)) io.unlink(this.tmpPath)
-      this.compactor = thread
-        ? new CompactThread({ io, path, tmpPath: this.tmpPath, createdAt: host.createdAt, end: () => host.store.end })
-        : new Compactor(io.open(this.tmpPath, 'create'), path, store, host.createdAt)
+      this.compactor = (thread ? startThread({ io, path, tmpPath: this.tmpPath, createdAt: host.createdAt, end: () => host.store.end }) : undefined) ??
+        new Compactor(io.open(this.tmpPath, 'create'), path, store, host.createdAt)
     } catch (e) {
       throw ioError(e, 'creating the compaction file', path)
     }
