@@ -229,7 +229,6 @@ export function patchBranch(ctx: MergeContext, nd: PackedNode, pieces: (Piece[] 
       packed.childBytes = bytes
       return packed
     })
-  }
-  else ctx.written(base + start, start, w.pos)
+  } else ctx.written(base + start, start, w.pos)
   return [{ sep: undefined, ptr: { offset: base + start, crc, count, bytes: bytes + w.pos - start } }]
 }

@@ -5,9 +5,9 @@
  * the writer's `end` as of the queueing, where bytes are written (appends are not buffered)
  * and never rewritten.
  *
- * The shared control words: DONE (seq of the last message the worker finished), FAILED (it
- * reported an error), STOP (abort asked), STARTED and EXITED (see compact-worker.ts), ROUND_MS
- * (how long the last copy message took, stored before its DONE).
+ * The shared control words: DONE (seq of the last message the worker finished), STOP (abort
+ * asked), STARTED and EXITED (see compact-worker.ts), ROUND_MS (how long the last copy message
+ * took, stored before its DONE).
  */
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads'
@@ -18,15 +18,12 @@ import type { Head } from '../txn/commit.js'
 import type { CopiedCommit } from './compactor.js'
 
 export const DONE = 0
-export const FAILED = 1
-export const STOP = 2
-export const STARTED = 3
-export const EXITED = 4
-export const ROUND_MS = 5
-const WORDS = 6
+export const STOP = 1
+export const STARTED = 2
+export const EXITED = 3
+export const ROUND_MS = 4
+const WORDS = 5
 
-/** The worker's node cache: unused (the Compactor reads around the cache), so the smallest. */
-const WORKER_CACHE = 1 << 20
 /** The worker's young generation: V8's default (tens of MiB) showed as ~35 MB more peak RSS
  *  during a compaction, at no gain in speed (W6-like runs: 336-361 MB against 306-317 MB). */
 const WORKER_YOUNG_MB = 6
@@ -93,7 +90,7 @@ export class CompactThread {
     const { port1, port2 } = new MessageChannel()
     this.port = port1
     this.worker = new Worker(compactWorkerPath(), {
-      workerData: { path: s.path, tmpPath: s.tmpPath, createdAt: s.createdAt, end: s.end(), cacheSize: WORKER_CACHE, control: this.control.buffer, port: port2 },
+      workerData: { path: s.path, tmpPath: s.tmpPath, createdAt: s.createdAt, control: this.control.buffer, port: port2 },
       transferList: [port2],
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
     })

@@ -17,14 +17,12 @@ import { realFileIO } from '../io/real-file-io.js'
 import { Store } from '../store/store.js'
 import type { Head } from '../txn/commit.js'
 import { Compactor } from './compactor.js'
-import { DONE, EXITED, FAILED, ROUND_MS, STARTED, STOP, type ErrorData, type ToWorker } from './compact-thread.js'
+import { DONE, EXITED, ROUND_MS, STARTED, STOP, type ErrorData, type ToWorker } from './compact-thread.js'
 
 interface Setup {
   path: string
   tmpPath: string
   createdAt: number
-  end: number
-  cacheSize: number
   control: SharedArrayBuffer
   port: MessagePort
 }
@@ -32,6 +30,8 @@ interface Setup {
 const setup = workerData as Setup
 const control = new Int32Array(setup.control)
 const port = setup.port
+/** The source's node cache: unused (the Compactor reads around the cache), so the smallest. */
+const CACHE_SIZE = 1 << 20
 /** Copying between two looks at STOP, in ms (an abort waits about this long). */
 const STEP_MS = 20
 /** Between two progress messages, in ms (the writer's onProgress sees the copy advance). */
@@ -41,9 +41,12 @@ class Stopped extends Error {}
 
 let store: Store | undefined
 let compactor: Compactor | undefined
+/** set once a message failed (its error posted): the worker then closes its files and ends */
+let failed = false
 
+/** The source's end starts at 0: each copy message raises it to the writer's end. */
 function start(): Compactor {
-  store = new Store(realFileIO.open(setup.path, 'r'), setup.path, setup.cacheSize, setup.end, setup.end)
+  store = new Store(realFileIO.open(setup.path, 'r'), setup.path, CACHE_SIZE, 0, 0)
   store.readsAhead = false
   return new Compactor(realFileIO.open(setup.tmpPath, 'create'), setup.path, store, setup.createdAt)
 }
@@ -118,7 +121,7 @@ port.on('message', (m: ToWorker) => {
   } catch (e) {
     if (e instanceof Stopped) return exit()
     port.postMessage({ t: 'error', error: errorData(e) })
-    Atomics.store(control, FAILED, 1)
+    failed = true
     closeFiles()
   }
   Atomics.store(control, DONE, m.seq)
@@ -126,6 +129,6 @@ port.on('message', (m: ToWorker) => {
   // After DONE: the writer, woken by this message, must find the round done (a failed one
   // already woke it with its error).
   if (m.t === 'copy' && compactor !== undefined) progress(compactor)
-  if (m.t === 'finish' || Atomics.load(control, FAILED) !== 0) exit()
+  if (m.t === 'finish' || failed) exit()
 })
 if (stopped()) exit()
