@@ -93,6 +93,9 @@ export class CompactThread {
       workerData: { path: s.path, tmpPath: s.tmpPath, createdAt: s.createdAt, control: this.control.buffer, port: port2 },
       transferList: [port2],
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+      // None of the parent's flags: the worker needs none, and some stop it from starting
+      // (--input-type; test/process/worker-flags.test.ts).
+      execArgv: [],
     })
     this.worker.on('error', (e) => {
       this.failure ??= new Error('compaction worker failed', { cause: e })

@@ -107,6 +107,9 @@ export class ReadThread implements ReadHelper {
     this.worker = new Worker(WORKER, {
       eval: true,
       workerData: { control: this.control.buffer, pos: this.pos.buffer, len: this.len.buffer, at: this.at.buffer, got: this.got.buffer, data: this.data.buffer },
+      // None of the parent's flags: this code needs none, and some break it (--input-type=module
+      // compiles eval'd code as an ES module; test/process/worker-flags.test.ts).
+      execArgv: [],
     })
     this.worker.on('error', () => {
       Atomics.store(this.control, EXITED, 1)

@@ -46,7 +46,13 @@ export class SyncThread implements SyncHelper {
 
   constructor(fd: number) {
     this.shared[FD] = fd
-    this.worker = new Worker(WORKER, { eval: true, workerData: this.shared.buffer })
+    this.worker = new Worker(WORKER, {
+      eval: true,
+      workerData: this.shared.buffer,
+      // None of the parent's flags: this code needs none, and some break it (--input-type=module
+      // compiles eval'd code as an ES module; test/process/worker-flags.test.ts).
+      execArgv: [],
+    })
     this.worker.on('error', () => {})
     this.worker.unref()
   }
