@@ -34,6 +34,9 @@ export interface MergeContext extends SerializeContext {
   height: number
   /** set by each leaf's merge: whether the leaf it replaces came from the file, not the cache */
   coldLeaf: boolean
+  /** set while writeLeaves writes a piece that holds only keys put past the old leaf's last
+   *  key and is neither the first nor the last piece of its leaf (see writeCommit) */
+  appendedPiece: boolean
 }
 
 /** Whether changed nodes are written by copying their unchanged parts (patch.ts); tests turn
@@ -150,7 +153,10 @@ function writeLeaves(
   const v: StoredValue[] = []
   let i = 0
   let j = lo
+  // Entries from `tail` on are new keys past the old leaf's last one (a sorted load's run).
+  let tail = oldKeys.length === 0 ? Infinity : -1
   while (i < oldKeys.length || j < hi) {
+    if (tail < 0 && i === oldKeys.length) tail = k.length
     const c = i === oldKeys.length ? 1 : j === hi ? -1 : compareBytes(oldKeys[i]!, keys[j]!)
     if (c < 0) {
       k.push(oldKeys[i]!)
@@ -174,7 +180,9 @@ function writeLeaves(
   for (let c = 0; c + 1 < bounds.length; c++) {
     const ck = k.slice(bounds[c], bounds[c + 1])
     const cv = v.slice(bounds[c], bounds[c + 1])
+    ctx.appendedPiece = c > 0 && c + 2 < bounds.length && bounds[c]! >= tail
     const ptr = serializeTree(ctx, { height: 1, keys: ck, values: cv, count: ck.length, edit: 0 })
+    ctx.appendedPiece = false
     out.push({ sep: prevLast === undefined ? undefined : shortestSeparator(prevLast, ck[0]!), ptr })
     prevLast = ck[ck.length - 1]
   }

@@ -85,12 +85,15 @@ export function writeCommit(store: Store, head: Head, skipOffset: number, req: C
     scratch: new Arena(SCRATCH_SLAB),
     height: req.height,
     coldLeaf: false,
+    appendedPiece: false,
     written: (o: number, start: number, end: number, node?: () => TreeNode, pack?: (arena: Arena) => PackedNode) => {
       // A big commit's leaf whose old version had to be read from the file is not cached
       // either, once the cache is full: a random load rewrites leaves the cache has long
       // dropped, and caching each new version would only push out branches (and leave the
       // garbage collector promoted nodes to trace). A leaf rewritten while hot stays cached.
-      if (nodes >= RECENT_MAX && ctx.coldLeaf && w.buf[start + RECORD_KIND_OFFSET] === KIND_LEAF && store.cache.isFull) {
+      // Nor is a full leaf of keys appended past an old leaf's end (a sorted load writes ~125
+      // a commit): only the run's last leaf is written again, the others only pin memory.
+      if (nodes >= RECENT_MAX && (ctx.appendedPiece || (ctx.coldLeaf && w.buf[start + RECORD_KIND_OFFSET] === KIND_LEAF && store.cache.isFull))) {
         nodes++
         return
       }
