@@ -153,10 +153,7 @@ function writeLeaves(
   const v: StoredValue[] = []
   let i = 0
   let j = lo
-  // Entries from `tail` on are new keys past the old leaf's last one (a sorted load's run).
-  let tail = oldKeys.length === 0 ? Infinity : -1
   while (i < oldKeys.length || j < hi) {
-    if (tail < 0 && i === oldKeys.length) tail = k.length
     const c = i === oldKeys.length ? 1 : j === hi ? -1 : compareBytes(oldKeys[i]!, keys[j]!)
     if (c < 0) {
       k.push(oldKeys[i]!)
@@ -180,7 +177,8 @@ function writeLeaves(
   for (let c = 0; c + 1 < bounds.length; c++) {
     const ck = k.slice(bounds[c], bounds[c + 1])
     const cv = v.slice(bounds[c], bounds[c + 1])
-    ctx.appendedPiece = c > 0 && c + 2 < bounds.length && bounds[c]! >= tail
+    // k is sorted: a piece whose first key is past the old leaf's last holds only new keys.
+    ctx.appendedPiece = c > 0 && c + 2 < bounds.length && oldKeys.length > 0 && compareBytes(ck[0]!, oldKeys[oldKeys.length - 1]!) > 0
     const ptr = serializeTree(ctx, { height: 1, keys: ck, values: cv, count: ck.length, edit: 0 })
     ctx.appendedPiece = false
     out.push({ sep: prevLast === undefined ? undefined : shortestSeparator(prevLast, ck[0]!), ptr })
