@@ -62,6 +62,10 @@ function rebuild(d: ErrorData): Error {
   return new CambiumError(d.code as ErrorCode, d.message, { path: d.path, offset: d.offset, cause })
 }
 
+function unexpectedExit(path: string, code: number | undefined): CambiumError {
+  return new CambiumError('ERR_IO', `compaction worker stopped unexpectedly${code === undefined ? '' : ` (exit code ${code})`}`, { path })
+}
+
 export interface ThreadSetup {
   io: FileIO
   path: string
@@ -82,6 +86,7 @@ export class CompactThread {
   private result: Extract<FromWorker, { t: 'finished' }> | undefined
   private out: FileHandle | undefined
   private stopped = false
+  private portClosed = false
   nodesCopied = 0
   size = 0
   private versions = 0
@@ -98,11 +103,15 @@ export class CompactThread {
       execArgv: [],
     })
     this.worker.on('error', (e) => {
-      this.failure ??= new Error('compaction worker failed', { cause: e })
+      this.drain()
+      this.failure ??= new CambiumError('ERR_IO', 'compaction worker failed', { path: s.path, cause: e })
       this.wake()
     })
-    this.worker.on('exit', () => {
-      this.failure ??= this.stopped || this.result !== undefined ? undefined : new Error('compaction worker stopped unexpectedly')
+    // A worker that reports an error and ends may have its 'exit' seen before the port's
+    // 'message' (they are two channels; it happened under load): what it posted is read first.
+    this.worker.on('exit', (code) => {
+      this.drain()
+      if (!this.stopped && this.result === undefined) this.failure ??= unexpectedExit(s.path, code)
       this.wake()
     })
     port1.on('message', (m: FromWorker) => this.onMessage(m))
@@ -128,7 +137,9 @@ export class CompactThread {
     for (const f of w) f()
   }
 
+  /** Takes the messages already in the port (also after the worker ended; none once closed). */
   private drain(): void {
+    if (this.portClosed) return
     for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) this.onMessage(m.message as FromWorker)
   }
 
@@ -171,7 +182,12 @@ export class CompactThread {
       if (done >= seq) break
       this.drain()
       this.check()
-      if (this.worker.threadId === -1) throw new Error('compaction worker stopped unexpectedly')
+      if (this.worker.threadId === -1) {
+        // Ended: what it posted before ending is in the port by now.
+        this.drain()
+        this.check()
+        throw unexpectedExit(this.s.path, undefined)
+      }
       Atomics.wait(this.control, DONE, done, WAIT_SLICE_MS)
     }
     this.drain()
@@ -202,8 +218,13 @@ export class CompactThread {
     } catch (e) {
       throw ioError(e, 'opening the compacted file', this.s.tmpPath)
     }
-    this.port.close()
+    this.closePort()
     return r.head
+  }
+
+  private closePort(): void {
+    this.portClosed = true
+    this.port.close()
   }
 
   get handle(): FileHandle {
@@ -226,7 +247,7 @@ export class CompactThread {
     Atomics.store(this.control, STOP, 1)
     if (this.result === undefined) this.post({ t: 'stop', seq: ++this.seq })
     if (Atomics.load(this.control, STARTED) === 1) Atomics.wait(this.control, EXITED, 0, ABORT_WAIT_MS)
-    this.port.close()
+    this.closePort()
     this.worker.unref()
     this.out?.close()
     this.wake()

@@ -91,4 +91,36 @@ describe('compaction on a worker thread', () => {
       wrapped.close()
     }
   })
+
+  it('a worker that ends without a word (terminated) fails compactAsync with ERR_IO; nothing changes', { timeout: 60_000 }, async () => {
+    const file = path.join(dir, 'terminated.cambium')
+    const model = fill(file, 20_000)
+    const db = open(file, { keyEncoding: 'utf8', durability: 'none' }) as Db
+    try {
+      const size = fs.statSync(file).size
+      const pending = db.compactAsync()
+      // The run and its worker exist once compactAsync has returned its promise.
+      const run = (db as unknown as { run: { compactor: { worker?: { terminate(): Promise<number> } } } }).run
+      expect(run.compactor.worker).toBeDefined()
+      void run.compactor.worker!.terminate()
+      let err: unknown
+      try {
+        await pending
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(CambiumError)
+      expect((err as CambiumError).code).toBe('ERR_IO')
+      expect((err as CambiumError).message).toMatch(/compaction worker stopped unexpectedly/)
+      expect((err as CambiumError).path).toBe(file)
+      expect(fs.existsSync(file + '.compact')).toBe(false)
+      expect(fs.statSync(file).size).toBe(size)
+      expect(db.compaction.running).toBe(false)
+      db.put('after', Buffer.from('still writable'))
+      model.set('after', Buffer.from('still writable'))
+      checkContents(db, model, 'after the worker was terminated')
+    } finally {
+      db.close()
+    }
+  })
 })
