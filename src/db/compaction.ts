@@ -225,6 +225,11 @@ export class CompactionRun {
     return fresh.length
   }
 
+  /** Counts the thread as held from `t0` until now (the caller's synchronous start). */
+  heldSince(t0: number): void {
+    this.longestPauseMs = Math.max(this.longestPauseMs, performance.now() - t0)
+  }
+
   /** Copies for up to `ms`; true when everything queued so far is copied and no further round is due. */
   step(ms: number): boolean {
     const t0 = performance.now()
