@@ -46,6 +46,9 @@ export interface SyncHelper {
   /** Waits for the last one started, if any; returns its errno error if it failed (the kernel
    *  reports a writeback error to one fsync only: this may be the only report of it). */
   finish(): Error | undefined
+  /** True once the helper's thread is gone (stopped or never started): finish() then
+   *  reports that, not an fdatasync's result, and the caller syncs on its own thread. */
+  readonly gone?: boolean
 }
 
 /**

@@ -29,6 +29,8 @@ export class Store {
   /** Where the running background fdatasync began (syncBehind), or -1 */
   private behindAt = -1
   private helper: SyncHelper | undefined
+  /** set once the sync helper's thread was found gone: none is asked for again */
+  private helperGone = false
   /** the file layer's read helper (readAhead), once asked for; null if it has none */
   private ahead: ReadHelper | null | undefined
   /** The nodes the last commit wrote, in array form (made on demand), if it wrote few (see
@@ -256,7 +258,7 @@ export class Store {
    * lets later commits claim where it began as syncedUpTo.
    */
   syncBehind(): void {
-    if (this.behindAt >= 0 || this.poisoned !== undefined) return
+    if (this.behindAt >= 0 || this.poisoned !== undefined || this.helperGone) return
     this.helper ??= this.handle.syncHelper?.()
     if (this.helper === undefined) return
     this.behindAt = this.end
@@ -270,7 +272,17 @@ export class Store {
     const e = this.helper!.finish()
     const at = this.behindAt
     this.behindAt = -1
-    if (e !== undefined) this.poison(e, 'fsync')
+    if (e !== undefined && this.helper!.gone === true) {
+      // The thread is gone, so the fdatasync may never have run: it runs here instead, and
+      // later syncs too (syncBehind no longer starts any; commits sync at the window).
+      this.helperGone = true
+      this.helper = undefined
+      try {
+        this.handle.sync()
+      } catch (se) {
+        this.poison(se, 'fsync')
+      }
+    } else if (e !== undefined) this.poison(e, 'fsync')
     if (at > this.syncedUpTo) this.syncedUpTo = at
   }
 

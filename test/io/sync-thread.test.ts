@@ -68,6 +68,29 @@ describe('sync thread', () => {
     expect((e as NodeJS.ErrnoException | undefined)?.code).toBe('EBADF')
     bad.stop()
   })
+
+  it('a thread that never starts is reported gone after the start limit, not after the 10-minute wait', () => {
+    const t = new SyncThread(-1, "throw new Error('cannot start')", 300)
+    t.start()
+    const t0 = Date.now()
+    const e = t.finish()
+    expect((e as NodeJS.ErrnoException | undefined)?.code).toBe('ESRCH')
+    expect(t.gone).toBe(true)
+    expect(Date.now() - t0).toBeLessThan(30_000)
+    t.stop()
+  })
+
+  it('a thread that started and ended is reported gone once the event loop has seen it exit', async () => {
+    // Marks itself running (LIFE = 1, slot 3), then ends without syncing anything.
+    const t = new SyncThread(-1, "Atomics.store(new Int32Array(require('node:worker_threads').workerData), 3, 1)", 600_000)
+    for (let i = 0; i < 500 && !t.gone; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(t.gone).toBe(true)
+    t.start()
+    const t0 = Date.now()
+    expect((t.finish() as NodeJS.ErrnoException | undefined)?.code).toBe('ESRCH')
+    expect(Date.now() - t0).toBeLessThan(1000)
+    t.stop()
+  })
 })
 
 describe("durability 'none' syncs in the background", () => {
@@ -84,6 +107,48 @@ describe("durability 'none' syncs in the background", () => {
     // Claimed from a background sync: below the commit's own offset, at an earlier commit's end.
     const claimed = cs.filter((c) => c.synced < c.at && c.synced > 64 && ends.has(c.synced))
     expect(claimed.length).toBeGreaterThan(cs.length / 2)
+    const again = open(file)
+    expect(again.count()).toBe(count)
+    expect(again.recovery.tornBytes).toBe(0)
+    again.close()
+  })
+
+  it('a sync thread that is gone: the writer syncs on its own thread, asks for no other, and loses nothing', () => {
+    let helpers = 0
+    // In order: each write's span, and at each fdatasync the file's end (all below it is durable).
+    const events: ({ at: number; end: number } | { synced: number })[] = []
+    const io = wrapRealIO((h) => ({
+      syncHelper: () => {
+        helpers++
+        return new SyncThread(-1, "throw new Error('cannot start')", 200)
+      },
+      write: (buf: Uint8Array, at: number) => {
+        events.push({ at, end: at + buf.length })
+        h.write(buf, at)
+      },
+      sync: () => {
+        events.push({ synced: h.size() })
+        h.sync()
+      },
+    }))
+    const file = path.join(dir, 'bggone.cambium')
+    const db = open(file, { durability: 'none', fileIO: io })
+    fill(db, 0, 360)
+    const count = db.count()
+    db.close()
+    expect(helpers).toBe(1)
+    // No commit claims a syncedUpTo that no fdatasync before its write covered (the gone
+    // thread's never ran: the writer must have synced those bytes itself).
+    let claimed = 0
+    for (const c of commits(file)) {
+      expect(c.at - c.synced).toBeLessThanOrEqual(RECOVERY_WINDOW)
+      const w = events.findIndex((e) => 'at' in e && e.at <= c.at && c.at < e.end)
+      expect(w).toBeGreaterThanOrEqual(0)
+      const before = Math.max(64, ...events.slice(0, w).map((e) => ('synced' in e ? e.synced : 0)))
+      expect(c.synced, `commit at ${c.at}`).toBeLessThanOrEqual(before)
+      if (c.synced > 64 && c.synced < c.at) claimed++
+    }
+    expect(claimed).toBeGreaterThan(0)
     const again = open(file)
     expect(again.count()).toBe(count)
     expect(again.recovery.tornBytes).toBe(0)
