@@ -33,6 +33,26 @@ function fill(file: string, n: number): Map<string, Buffer> {
   return model
 }
 
+/** What a failed compactAsync must leave: the rejection it gave (a CambiumError), no
+ *  `.compact`, the file as it was, no run, and a handle that still writes and reads whole. */
+async function expectFailedRun(db: Db, run: Promise<unknown>, file: string, size: number, model: Map<string, Buffer>, what: string): Promise<CambiumError> {
+  let err: unknown
+  try {
+    await run
+  } catch (e) {
+    err = e
+  }
+  expect(err).toBeInstanceOf(CambiumError)
+  expect((err as CambiumError).path).toBe(file)
+  expect(fs.existsSync(file + '.compact')).toBe(false)
+  expect(fs.statSync(file).size).toBe(size)
+  expect(db.compaction.running).toBe(false)
+  db.put('after', Buffer.from('still writable'))
+  model.set('after', Buffer.from('still writable'))
+  checkContents(db, model, what)
+  return err as CambiumError
+}
+
 describe('compaction on a worker thread', () => {
   it('a corrupt node the worker reads fails compactAsync with ERR_CORRUPT (path, offset); nothing changes', { timeout: 60_000 }, async () => {
     const file = path.join(dir, 'corrupt.cambium')
@@ -49,22 +69,9 @@ describe('compaction on a worker thread', () => {
       fs.writeSync(fd, b, 0, 1, root + 12)
       fs.closeSync(fd)
       const size = fs.statSync(file).size
-      let err: unknown
-      try {
-        await db.compactAsync()
-      } catch (e) {
-        err = e
-      }
-      expect(err).toBeInstanceOf(CambiumError)
-      expect((err as CambiumError).code).toBe('ERR_CORRUPT')
-      expect((err as CambiumError).path).toBe(file)
-      expect((err as CambiumError).offset).toBe(root)
-      expect(fs.existsSync(file + '.compact')).toBe(false)
-      expect(fs.statSync(file).size).toBe(size)
-      expect(db.compaction.running).toBe(false)
-      db.put('after', Buffer.from('still writable'))
-      model.set('after', Buffer.from('still writable'))
-      checkContents(db, model, 'after the failed compaction')
+      const err = await expectFailedRun(db, db.compactAsync(), file, size, model, 'after the failed compaction')
+      expect(err.code).toBe('ERR_CORRUPT')
+      expect(err.offset).toBe(root)
     } finally {
       db.close()
     }
@@ -103,22 +110,9 @@ describe('compaction on a worker thread', () => {
       const run = (db as unknown as { run: { compactor: { worker?: { terminate(): Promise<number> } } } }).run
       expect(run.compactor.worker).toBeDefined()
       void run.compactor.worker!.terminate()
-      let err: unknown
-      try {
-        await pending
-      } catch (e) {
-        err = e
-      }
-      expect(err).toBeInstanceOf(CambiumError)
-      expect((err as CambiumError).code).toBe('ERR_IO')
-      expect((err as CambiumError).message).toMatch(/compaction worker stopped unexpectedly/)
-      expect((err as CambiumError).path).toBe(file)
-      expect(fs.existsSync(file + '.compact')).toBe(false)
-      expect(fs.statSync(file).size).toBe(size)
-      expect(db.compaction.running).toBe(false)
-      db.put('after', Buffer.from('still writable'))
-      model.set('after', Buffer.from('still writable'))
-      checkContents(db, model, 'after the worker was terminated')
+      const err = await expectFailedRun(db, pending, file, size, model, 'after the worker was terminated')
+      expect(err.code).toBe('ERR_IO')
+      expect(err.message).toMatch(/compaction worker stopped unexpectedly/)
     } finally {
       db.close()
     }
