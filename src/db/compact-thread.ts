@@ -73,6 +73,8 @@ export interface ThreadSetup {
   createdAt: number
   /** the writer's end now: everything below it may be read */
   end: () => number
+  /** another worker module (tests: one that ends at a given point) */
+  workerPath?: string | undefined
 }
 
 /** Drives the worker; the same shape as Compactor, as CompactionRun uses it. */
@@ -94,7 +96,7 @@ export class CompactThread {
   constructor(private readonly s: ThreadSetup) {
     const { port1, port2 } = new MessageChannel()
     this.port = port1
-    this.worker = new Worker(compactWorkerPath(), {
+    this.worker = new Worker(s.workerPath ?? compactWorkerPath(), {
       workerData: { path: s.path, tmpPath: s.tmpPath, createdAt: s.createdAt, control: this.control.buffer, port: port2 },
       transferList: [port2],
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
@@ -182,10 +184,14 @@ export class CompactThread {
       if (done >= seq) break
       this.drain()
       this.check()
-      if (this.worker.threadId === -1) {
-        // Ended: what it posted before ending is in the port by now.
+      // worker.threadId turns -1 only when the event loop turns, which a blocked writer does
+      // not: the worker's own EXITED word (set by its exit hook too) tells it here.
+      if (Atomics.load(this.control, EXITED) === 1 || this.worker.threadId === -1) {
+        // Ended: what it posted before ending is in the port by now, and a DONE it stored
+        // before EXITED is visible (a finished run ends this way too).
         this.drain()
         this.check()
+        if (Atomics.load(this.control, DONE) >= seq) break
         throw unexpectedExit(this.s.path, undefined)
       }
       Atomics.wait(this.control, DONE, done, WAIT_SLICE_MS)

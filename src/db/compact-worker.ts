@@ -113,6 +113,12 @@ function errorData(e: unknown): ErrorData {
   }
 }
 
+// Also when the worker ends on an uncaught error: a writer blocked waiting for DONE sees EXITED.
+process.on('exit', () => {
+  Atomics.store(control, EXITED, 1)
+  Atomics.notify(control, EXITED)
+  Atomics.notify(control, DONE)
+})
 Atomics.store(control, STARTED, 1)
 port.on('message', (m: ToWorker) => {
   if (stopped()) return exit()

@@ -5,9 +5,11 @@
  * and a file layer that is not node:fs itself keep the copy on the caller's thread. Commits made
  * during the worker's copy: online.test.ts; close() during it: auto.test.ts.
  */
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CambiumError, open } from '../../src/index.js'
 import { wrapRealIO } from '../helpers/wrap-io.js'
@@ -116,5 +118,34 @@ describe('compaction on a worker thread', () => {
     } finally {
       db.close()
     }
+  })
+
+  it('a worker that ends on an uncaught error while the writer is blocked on it fails the wait with ERR_IO (no hang)', () => {
+    // A blocked writer never turns its event loop, so the Worker's 'exit' event cannot reach it;
+    // run in a child with a time limit, so that a hang fails this test instead of the suite.
+    const file = path.join(dir, 'blocked.cambium')
+    fill(file, 10)
+    const dist = (f: string): string => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../../dist', f)).href)
+    const stand = path.resolve(import.meta.dirname, '../helpers/dying-compact-worker.mjs')
+    const script = `
+import { CompactThread } from ${dist('db/compact-thread.js')}
+import { realFileIO } from ${dist('io/real-file-io.js')}
+const t = new CompactThread({ io: realFileIO, path: ${JSON.stringify(file)}, tmpPath: ${JSON.stringify(file + '.compact')}, createdAt: 0, end: () => 0, workerPath: ${JSON.stringify(stand)} })
+const t0 = Date.now()
+try {
+  t.finish()
+  console.log(JSON.stringify({ finished: true }))
+} catch (e) {
+  console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message, path: e.path, ms: Date.now() - t0 }))
+}
+t.close()
+`
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.status, `child: ${r.stderr}`).toBe(0)
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; code: string; message: string; path: string; ms: number }
+    expect(out.name).toBe('CambiumError')
+    expect(out.code).toBe('ERR_IO')
+    expect(out.message).toMatch(/compaction worker stopped unexpectedly/)
+    expect(out.path).toBe(file)
   })
 })
