@@ -88,7 +88,6 @@ export class CompactThread {
   private result: Extract<FromWorker, { t: 'finished' }> | undefined
   private out: FileHandle | undefined
   private stopped = false
-  private portClosed = false
   nodesCopied = 0
   size = 0
   private versions = 0
@@ -139,9 +138,8 @@ export class CompactThread {
     for (const f of w) f()
   }
 
-  /** Takes the messages already in the port (also after the worker ended; none once closed). */
+  /** Takes the messages already in the port (also after the worker ended). */
   private drain(): void {
-    if (this.portClosed) return
     for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) this.onMessage(m.message as FromWorker)
   }
 
@@ -184,9 +182,9 @@ export class CompactThread {
       if (done >= seq) break
       this.drain()
       this.check()
-      // worker.threadId turns -1 only when the event loop turns, which a blocked writer does
-      // not: the worker's own EXITED word (set by its exit hook too) tells it here.
-      if (Atomics.load(this.control, EXITED) === 1 || this.worker.threadId === -1) {
+      // The Worker's 'exit' event needs the event loop, which a blocked writer does not turn:
+      // the worker's own EXITED word (set by its exit hook too) tells it here.
+      if (Atomics.load(this.control, EXITED) === 1) {
         // Ended: what it posted before ending is in the port by now, and a DONE it stored
         // before EXITED is visible (a finished run ends this way too).
         this.drain()
@@ -224,13 +222,8 @@ export class CompactThread {
     } catch (e) {
       throw ioError(e, 'opening the compacted file', this.s.tmpPath)
     }
-    this.closePort()
-    return r.head
-  }
-
-  private closePort(): void {
-    this.portClosed = true
     this.port.close()
+    return r.head
   }
 
   get handle(): FileHandle {
@@ -253,7 +246,7 @@ export class CompactThread {
     Atomics.store(this.control, STOP, 1)
     if (this.result === undefined) this.post({ t: 'stop', seq: ++this.seq })
     if (Atomics.load(this.control, STARTED) === 1) Atomics.wait(this.control, EXITED, 0, ABORT_WAIT_MS)
-    this.closePort()
+    this.port.close()
     this.worker.unref()
     this.out?.close()
     this.wake()

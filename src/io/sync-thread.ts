@@ -92,7 +92,8 @@ export class SyncThread implements SyncHelper {
 
   get gone(): boolean {
     const life = Atomics.load(this.shared, LIFE)
-    return (life === GONE && !this.stopped) || (life !== ALIVE && Date.now() > this.created + this.startLimitMs)
+    if (life === GONE) return !this.stopped
+    return life !== ALIVE && Date.now() > this.created + this.startLimitMs
   }
 
   finish(): Error | undefined {

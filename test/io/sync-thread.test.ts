@@ -80,6 +80,18 @@ describe('sync thread', () => {
     t.stop()
   })
 
+  it('a thread that was stopped is not reported gone, also past its start limit', async () => {
+    const fd = fs.openSync(path.join(dir, 'stopped'), 'w+')
+    const t = new SyncThread(fd, undefined, 2000)
+    t.start()
+    expect(t.finish()).toBeUndefined()
+    t.stop()
+    // Past the start limit, and its 'exit' event seen (the loop turned).
+    await new Promise((r) => setTimeout(r, 2300))
+    expect(t.gone).toBe(false)
+    fs.closeSync(fd)
+  })
+
   it('a thread that started and ended is reported gone once the event loop has seen it exit', async () => {
     // Marks itself running (LIFE = 1, slot 3), then ends without syncing anything.
     const t = new SyncThread(-1, "Atomics.store(new Int32Array(require('node:worker_threads').workerData), 3, 1)", 600_000)
